@@ -1,0 +1,60 @@
+# shopsite: `make run` to start the shop, `make test` to test it. `make help` lists every target.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := $(PY) -m shopsite.devstack
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format migrate stack-up stack-down stack-status stack-env stack-destroy
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(PY):
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); \
+	  else echo "python3 -m venv failed: install python3-venv (Debian) or Python 3.11" >&2; exit 1; fi; }
+	@$(PY) -m pip install -q --upgrade pip
+
+# Reinstall whenever requirements.txt changes.
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+stack-up: venv ## Start PostgreSQL primary + replica and Redis under var/ (idempotent)
+	@$(STACK) up
+
+stack-down: ## Stop the local stack's servers
+	@$(PY) -m shopsite.devstack down
+
+stack-status: ## Show which of the local stack's servers run
+	@$(PY) -m shopsite.devstack status
+
+stack-env: ## Print the stack's settings as export lines: eval "$$(make -s stack-env)"
+	@$(PY) -m shopsite.devstack env
+
+stack-destroy: ## Stop the local stack and delete its data
+	@$(PY) -m shopsite.devstack destroy
+
+migrate: stack-up ## Apply migrations to the primary
+	$(PY) manage.py migrate --no-input
+
+run: migrate ## Create the venv, start the stack, migrate, and serve on http://127.0.0.1:8000
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: stack-up ## Run the whole test suite against the local stack
+	$(PY) -m pytest
+
+lint: venv ## Check the code with ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv ## Format and auto-fix the code with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .

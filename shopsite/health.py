@@ -1,0 +1,69 @@
+"""`GET /healthz`: is the primary up, how far behind is each replica, does Redis answer."""
+
+from django.conf import settings
+from django.db import Error as DatabaseError
+from django.db import connections
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
+
+# Lag in seconds is 0 while the replica has replayed all it received: an idle primary sends
+# nothing, so "time since the last replayed commit" alone would grow forever.
+REPLICA_STATE_SQL = """
+    SELECT pg_is_in_recovery(),
+           pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()),
+           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END
+"""
+
+
+def primary_state() -> dict:
+    """Return whether the primary answers, and its current WAL position."""
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT pg_is_in_recovery(), pg_current_wal_lsn()::text")
+            in_recovery, wal_lsn = cursor.fetchone()
+    except DatabaseError as error:
+        connections["default"].close()
+        return {"up": False, "error": str(error).strip().splitlines()[0]}
+    return {"up": True, "in_recovery": in_recovery, "wal_lsn": wal_lsn}
+
+
+def replica_state(alias: str, primary_lsn: str | None) -> dict:
+    """Return whether a replica answers, and how far it lags the primary in bytes and seconds."""
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(REPLICA_STATE_SQL, [primary_lsn])
+            in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
+    except DatabaseError as error:
+        connections[alias].close()
+        return {"up": False, "error": str(error).strip().splitlines()[0]}
+    return {
+        "up": True,
+        "in_recovery": in_recovery,
+        "lag_bytes": None if lag_bytes is None else int(lag_bytes),
+        "lag_seconds": None if lag_seconds is None else float(lag_seconds),
+    }
+
+
+def redis_state() -> dict:
+    try:
+        get_redis_connection("default").ping()
+    except RedisError as error:
+        return {"up": False, "error": str(error)}
+    return {"up": True}
+
+
+@never_cache
+def healthz(request):
+    """Report every server; 503 only when the primary is down (replicas and Redis degrade)."""
+    primary = primary_state()
+    report = {
+        "primary": primary,
+        "replicas": {
+            alias: replica_state(alias, primary.get("wal_lsn")) for alias in settings.REPLICA_ALIASES
+        },
+        "redis": redis_state(),
+    }
+    return JsonResponse(report, status=200 if primary["up"] else 503)

@@ -1,0 +1,46 @@
+"""Settings for the test suite: the local stack's servers, their own Redis database, fast hashing."""
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+
+environ.Env.read_env(Path(__file__).resolve().parents[2] / "var" / "stack.env")
+os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
+
+from .base import *  # noqa: E402,F403
+from .base import CACHES, DATABASES, INSTALLED_APPS, MIDDLEWARE, REDIS_URL, env  # noqa: E402
+
+# Ordinary tests run inside a transaction on `default`; replicas mirror it (same test database
+# name, on the real replica servers). Tests of the replica itself live in tests/integration/.
+for alias in DATABASES:
+    if alias != "default":
+        DATABASES[alias]["TEST"] = {"MIRROR": "default"}
+
+
+def _redis_test_url(url: str) -> str:
+    """Return the URL of the test run's own Redis database: one per xdist worker, flushed per test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    number = env.int("REDIS_TEST_DB", default=15) - int(worker or 0)
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+CACHES["default"]["LOCATION"] = _redis_test_url(REDIS_URL)
+CACHES["default"]["KEY_PREFIX"] = "shopsite-test"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+
+# django-zeal: any N+1 query pattern in a test or a request raises.
+INSTALLED_APPS = [*INSTALLED_APPS, "zeal"]
+MIDDLEWARE = [*MIDDLEWARE, "zeal.middleware.zeal_middleware"]
+ZEAL_RAISE = True
+ZEAL_SHOW_ALL_CALLERS = True
+
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,63 @@
+"""The local stack started by `make test` is idempotent and reports itself."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from shopsite import devstack
+
+STACK_ENV = devstack.urls() if devstack.ENV_FILE.exists() else {}
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        STACK_ENV.get("DATABASE_URL") != os.environ.get("DATABASE_URL"),
+        reason="the suite runs against servers given in DATABASE_URL, not the local stack",
+    ),
+]
+
+
+def _devstack(*args: str) -> subprocess.CompletedProcess:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REPLICA_DATABASE_URLS", "REDIS_URL"}
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "shopsite.devstack", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(settings.BASE_DIR),
+        timeout=60,
+        check=False,
+    )
+
+
+def test_second_up_changes_nothing():
+    result = _devstack("up")
+
+    assert result.returncode == 0, result.stderr
+    assert "already running, nothing changed" in result.stdout
+
+
+def test_status_says_every_server_is_up():
+    result = _devstack("status")
+
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count(" up ") == 1 + len(settings.REPLICA_ALIASES) + 1
+
+
+def test_env_prints_export_lines_a_shell_can_eval():
+    result = _devstack("env")
+    exported = subprocess.run(
+        ["bash", "-c", f'{result.stdout}\nprintf \'%s\\n\' "$DATABASE_URL" "$REDIS_URL"'],
+        capture_output=True,
+        text=True,
+        env={},
+        check=True,
+    ).stdout.split()
+
+    assert exported == [STACK_ENV["DATABASE_URL"], STACK_ENV["REDIS_URL"]]
