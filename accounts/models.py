@@ -1,5 +1,96 @@
 from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from catalog.models import Product
 
 
 class User(AbstractUser):
     """Anyone who logs in: staff, and customers with an account. Custom from the first migration."""
+
+
+class MembershipLevel(models.TextChoices):
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class Customer(models.Model):
+    user = models.OneToOneField(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="customer"
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    level = models.CharField(max_length=10, choices=MembershipLevel.choices, default=MembershipLevel.BRONZE)
+    is_active = models.BooleanField(default=True)
+    created = models.DateTimeField(default=timezone.now)
+    last_purchase = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # One customer per address, whatever its case.
+            models.UniqueConstraint(Lower("email"), name="customer_email_unique_ci"),
+            models.CheckConstraint(
+                condition=Q(level__in=MembershipLevel.values), name="customer_level_valid"
+            ),
+            models.CheckConstraint(condition=Q(email__contains="@"), name="customer_email_has_at"),
+            models.CheckConstraint(condition=~Q(name=""), name="customer_name_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"
+
+
+class Order(models.Model):
+    # Indexed by order_customer_newest, which leads with customer.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders", db_index=False)
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    created = models.DateTimeField(default=timezone.now, db_index=True)  # time-range reports
+    shipped = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(shipped__isnull=True)
+                | Q(status__in=[OrderStatus.SHIPPED, OrderStatus.DELIVERED]),
+                name="order_shipped_only_when_shipped",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "-created"], name="order_customer_newest")]
+
+    def __str__(self):
+        return f"Order #{self.pk}"
+
+
+class OrderItem(models.Model):
+    # Indexed by orderitem_one_line_per_product, which leads with order.
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items", db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_items")
+    quantity = models.IntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)  # the price when bought
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderitem_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderitem_unit_price_not_negative"),
+            models.UniqueConstraint(fields=["order", "product"], name="orderitem_one_line_per_product"),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.product_id}"
