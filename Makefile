@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate stack-up stack-down stack-status stack-env stack-destroy
+.PHONY: help run test lint format migrate seed stack-up stack-down stack-status stack-env stack-destroy
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,7 +45,11 @@ stack-destroy: ## Stop the local stack and delete its data
 migrate: stack-up ## Apply migrations to the primary
 	$(PY) manage.py migrate --no-input
 
-run: migrate ## Create the venv, start the stack, migrate, and serve on http://127.0.0.1:8000
+seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 orders) if it is empty
+	$(PY) manage.py seed_demo --if-empty
+	@grep '^demo-staff ' var/demo-logins.txt 2>/dev/null | awk '{print "Staff login for /admin/: " $$1 " / " $$2}' || true
+
+run: seed ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: stack-up ## Run the whole test suite against the local stack

@@ -1,0 +1,459 @@
+"""Deterministic demo data for the whole shop, written in bulk: `bulk_create` and COPY.
+
+The same `seed` gives the same categories, products, customers and orders. Only the passwords
+of the demo logins are random, and they are never fixed in code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from itertools import islice
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import Customer, MembershipLevel, Order, OrderStatus, User
+from catalog.models import Category, Product
+
+BATCH_SIZE = 5_000
+ORDER_CHUNK = 10_000  # orders built, written and freed at a time, with their items
+HISTORY_DAYS = 730
+COPY_ORDERS = "COPY accounts_order (id, customer_id, status, total, created, shipped) FROM STDIN (FORMAT csv)"
+COPY_ORDER_ITEMS = (
+    "COPY accounts_orderitem (order_id, product_id, quantity, unit_price) FROM STDIN (FORMAT csv)"
+)
+
+COLORS = ["black", "white", "red", "blue", "green", "grey", "navy", "beige", "yellow", "pink"]
+SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
+MATERIALS = ["cotton", "wool", "linen", "polyester", "leather", "denim", "silk"]
+
+# (name, facets, brands, nouns, price range, extra details)
+CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, int], Callable]] = [
+    (
+        "Shirts",
+        ["color", "size", "brand", "material"],
+        ["Northwind", "Fjord", "Calder", "Oakley & Co"],
+        ["Oxford shirt", "Linen shirt", "Flannel shirt", "Polo"],
+        (15, 90),
+        lambda r: {},
+    ),
+    (
+        "Shoes",
+        ["color", "size", "brand"],
+        ["Strider", "Pavement", "Trailhead"],
+        ["Runner", "Sneaker", "Boot", "Loafer"],
+        (40, 220),
+        lambda r: {"size": str(r.randint(36, 47)), "specs": {"sole": r.choice(["rubber", "leather", "EVA"])}},
+    ),
+    (
+        "Jackets",
+        ["color", "size", "brand", "material"],
+        ["Northwind", "Glacier", "Calder"],
+        ["Rain jacket", "Parka", "Bomber", "Fleece"],
+        (60, 400),
+        lambda r: {"specs": {"waterproof": r.random() < 0.5}},
+    ),
+    (
+        "Laptops",
+        ["brand", "color"],
+        ["Lumen", "Quanta", "Vertex"],
+        ["Ultrabook", "Workstation", "Notebook"],
+        (500, 3200),
+        lambda r: {
+            "size": None,
+            "material": "aluminium",
+            "specs": {
+                "cpu": r.choice(["8-core", "10-core", "12-core"]),
+                "ram_gb": r.choice([8, 16, 32, 64]),
+                "storage_gb": r.choice([256, 512, 1024, 2048]),
+                "screen_in": r.choice([13.3, 14, 15.6, 16]),
+            },
+        },
+    ),
+    (
+        "Phones",
+        ["brand", "color"],
+        ["Lumen", "Pixelite", "Orbit"],
+        ["Phone", "Phone Pro", "Phone Mini"],
+        (200, 1500),
+        lambda r: {
+            "size": None,
+            "material": "glass",
+            "specs": {"storage_gb": r.choice([64, 128, 256, 512]), "screen_in": r.choice([5.8, 6.1, 6.7])},
+        },
+    ),
+    (
+        "Headphones",
+        ["brand", "color"],
+        ["Sonora", "Bassline", "Quanta"],
+        ["Earbuds", "Headphones", "Monitor"],
+        (25, 450),
+        lambda r: {"size": None, "specs": {"wireless": r.random() < 0.7, "anc": r.random() < 0.4}},
+    ),
+    (
+        "Sofas",
+        ["color", "material", "brand"],
+        ["Hearth", "Nordvik", "Loft"],
+        ["Sofa", "Corner sofa", "Loveseat"],
+        (300, 2500),
+        lambda r: {
+            "size": None,
+            "material": r.choice(["velvet", "linen", "leather", "wool"]),
+            "specs": {"seats": r.randint(2, 5), "width_cm": r.randint(140, 320)},
+        },
+    ),
+    (
+        "Coffee",
+        ["brand"],
+        ["Roastery 9", "Highland", "Crema"],
+        ["Espresso blend", "Single origin", "Decaf"],
+        (6, 40),
+        lambda r: {
+            "size": None,
+            "color": None,
+            "material": None,
+            "specs": {
+                "origin": r.choice(["Ethiopia", "Colombia", "Brazil", "Kenya", "Guatemala"]),
+                "roast": r.choice(["light", "medium", "dark"]),
+                "grams": r.choice([250, 500, 1000]),
+            },
+        },
+    ),
+    (
+        "Books",
+        ["brand"],
+        ["Penwick", "Harbor Press", "Atlas"],
+        ["Novel", "Cookbook", "Field guide", "Atlas"],
+        (8, 60),
+        lambda r: {"size": None, "color": None, "material": "paper", "specs": {"pages": r.randint(90, 900)}},
+    ),
+    (
+        "Bikes",
+        ["color", "size", "brand"],
+        ["Velo", "Strider", "Ridgeline"],
+        ["Road bike", "Gravel bike", "City bike"],
+        (350, 4000),
+        lambda r: {
+            "size": r.choice(["S", "M", "L", "XL"]),
+            "material": r.choice(["aluminium", "carbon", "steel"]),
+            "specs": {"gears": r.choice([1, 8, 11, 12, 22])},
+        },
+    ),
+    (
+        "Lamps",
+        ["color", "brand", "material"],
+        ["Lumen", "Hearth", "Nordvik"],
+        ["Desk lamp", "Floor lamp", "Pendant"],
+        (20, 350),
+        lambda r: {"size": None, "material": r.choice(["brass", "steel", "glass", "paper"])},
+    ),
+    (
+        "Backpacks",
+        ["color", "brand", "material"],
+        ["Trailhead", "Fjord", "Glacier"],
+        ["Daypack", "Rolltop", "Travel pack"],
+        (30, 250),
+        lambda r: {"size": None, "specs": {"litres": r.choice([15, 20, 25, 30, 40])}},
+    ),
+]
+FIRST_NAMES = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+]
+LAST_NAMES = [
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Schmidt",
+    "Silva",
+    "Novak",
+    "Haddad",
+    "Kowalski",
+    "Murphy",
+    "Rossi",
+    "Nguyen",
+    "Jensen",
+    "Costa",
+    "Ibrahim",
+    "Walsh",
+    "Dubois",
+    "Kim",
+]
+LEVEL_WEIGHTS = [
+    (MembershipLevel.BRONZE, 70),
+    (MembershipLevel.SILVER, 20),
+    (MembershipLevel.GOLD, 8),
+    (MembershipLevel.PLATINUM, 2),
+]
+STATUS_WEIGHTS = [
+    (OrderStatus.DELIVERED, 62),
+    (OrderStatus.SHIPPED, 8),
+    (OrderStatus.PAID, 12),
+    (OrderStatus.PENDING, 6),
+    (OrderStatus.CANCELLED, 12),
+]
+
+
+@dataclass
+class DemoSizes:
+    categories: int = 12
+    products: int = 2_000
+    customers: int = 5_000
+    orders: int = 50_000
+    logins: int = 3
+
+
+@dataclass
+class DemoResult:
+    categories: int = 0
+    products: int = 0
+    customers: int = 0
+    orders: int = 0
+    items: int = 0
+    logins: dict[str, str] = field(default_factory=dict)  # username -> generated password
+
+
+class ShopNotEmpty(Exception):
+    """Seeding would mix demo data with data already in the shop."""
+
+
+def shop_is_empty() -> bool:
+    return not (
+        Category.objects.exists()
+        or Product.objects.exists()
+        or Customer.objects.exists()
+        or Order.objects.exists()
+    )
+
+
+def shop_reset() -> None:
+    """Delete every category, product, customer and order, and the demo's users."""
+    with connection.cursor() as cursor:
+        # TRUNCATE refuses tables with deferred foreign-key checks still pending in this transaction.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "TRUNCATE accounts_orderitem, accounts_order, accounts_customer, catalog_product, "
+            "catalog_category RESTART IDENTITY"
+        )
+    User.objects.filter(username__startswith="demo-").delete()
+
+
+@transaction.atomic
+def demo_seed(
+    *,
+    sizes: DemoSizes,
+    seed: int = 1,
+    reset: bool = False,
+    progress: Callable[[str, int], None] | None = None,
+) -> DemoResult:
+    """Fill the shop with demo data in one transaction; refuse a non-empty shop unless `reset`."""
+    if reset:
+        shop_reset()
+    elif not shop_is_empty():
+        raise ShopNotEmpty("the shop already has data: seed with --reset to replace it")
+    rng = random.Random(seed)
+    now = timezone.now().replace(microsecond=0)
+    tick = progress or (lambda stage, n: None)
+    result = DemoResult()
+
+    categories = _categories(sizes.categories)
+    Category.objects.bulk_create(categories, batch_size=BATCH_SIZE)
+    result.categories = len(categories)
+    tick("categories", len(categories))
+
+    products = _products(rng, categories, sizes.products, now)
+    Product.objects.bulk_create(products, batch_size=BATCH_SIZE)
+    result.products = len(products)
+    tick("products", len(products))
+
+    customers = _customers(rng, sizes.customers, now)
+    Customer.objects.bulk_create(customers, batch_size=BATCH_SIZE)
+    result.customers = len(customers)
+    tick("customers", len(customers))
+
+    if customers and products:
+        result.orders, result.items = _orders(rng, customers, products, sizes.orders, now, tick)
+        _set_last_purchase()
+    result.logins = _logins(customers[: sizes.logins])
+    return result
+
+
+def _categories(count: int) -> list[Category]:
+    categories = []
+    for n in range(count):
+        name, facets, *_ = CATEGORY_TEMPLATES[n % len(CATEGORY_TEMPLATES)]
+        if n >= len(CATEGORY_TEMPLATES):
+            name = f"{name} {n // len(CATEGORY_TEMPLATES) + 1}"
+        categories.append(Category(name=name, slug=slugify(name), facets=facets))
+    return categories
+
+
+def _products(rng: random.Random, categories: list[Category], count: int, now) -> list[Product]:
+    products = []
+    for n in range(count):
+        category = categories[n % len(categories)]
+        _, _, brands, nouns, (low, high), extra = CATEGORY_TEMPLATES[
+            n % len(categories) % len(CATEGORY_TEMPLATES)
+        ]
+        brand, noun, color = rng.choice(brands), rng.choice(nouns), rng.choice(COLORS)
+        details = {
+            "color": color,
+            "size": rng.choice(SIZES),
+            "brand": brand,
+            "material": rng.choice(MATERIALS),
+            "weight_g": rng.randint(50, 15_000),
+        }
+        details.update(extra(rng))
+        details = {key: value for key, value in details.items() if value is not None}
+        name = f"{brand} {noun} in {color}"
+        sku = f"{category.slug[:3].upper()}-{n + 1:07d}"
+        products.append(
+            Product(
+                sku=sku,
+                slug=slugify(f"{name}-{sku}"),
+                name=name,
+                category=category,
+                price=Decimal(rng.randint(low * 100, high * 100)) / 100,
+                stock=rng.choice([0, 3, 10, 25, 60, 150]),
+                is_active=rng.random() > 0.03,
+                details=details,
+                created=now - timedelta(days=rng.randint(0, HISTORY_DAYS), seconds=rng.randint(0, 86_399)),
+            )
+        )
+    return products
+
+
+def _customers(rng: random.Random, count: int, now) -> list[Customer]:
+    levels, weights = zip(*LEVEL_WEIGHTS, strict=True)
+    customers = []
+    for n in range(count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        customers.append(
+            Customer(
+                name=f"{first} {last}",
+                email=f"{first}.{last}.{n + 1}@example.com".lower(),
+                level=rng.choices(levels, weights)[0],
+                is_active=rng.random() > 0.02,
+                created=now - timedelta(days=rng.randint(0, HISTORY_DAYS + 365)),
+            )
+        )
+    return customers
+
+
+def _orders(rng, customers, products, count, now, tick) -> tuple[int, int]:
+    """Write `count` orders with 1-5 items each, a chunk at a time, and return (orders, items).
+
+    The bulk of the demo data, so it goes through COPY rather than bulk_create (about 3x faster
+    here, see bench/ingest.py): the chunk's order ids are reserved from the sequence first, so
+    the items can point at their orders without reading anything back.
+    """
+    statuses, weights = zip(*STATUS_WEIGHTS, strict=True)
+    history = HISTORY_DAYS * 86_400
+    customer_ids = [customer.pk for customer in customers]
+    total_items = 0
+    numbers = iter(range(count))
+    with connection.cursor() as cursor:
+        while chunk := list(islice(numbers, ORDER_CHUNK)):
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence('accounts_order', 'id')) FROM generate_series(1, %s)",
+                [len(chunk)],
+            )
+            order_ids = [order_id for (order_id,) in cursor.fetchall()]
+            orders, items = io.StringIO(), io.StringIO()
+            order_rows, item_rows = csv.writer(orders), csv.writer(items)
+            for order_id in order_ids:
+                created = now - timedelta(seconds=rng.randint(0, history))
+                status = rng.choices(statuses, weights)[0]
+                shipped = (
+                    created + timedelta(hours=rng.randint(4, 72))
+                    if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+                    else None
+                )
+                total = Decimal(0)
+                for product in rng.sample(products, rng.randint(1, min(5, len(products)))):
+                    quantity = rng.randint(1, 3)
+                    total += product.price * quantity
+                    item_rows.writerow((order_id, product.pk, quantity, product.price))
+                    total_items += 1
+                order_rows.writerow(
+                    (
+                        order_id,
+                        rng.choice(customer_ids),
+                        status.value,
+                        total,
+                        created.isoformat(),
+                        shipped.isoformat() if shipped else "",
+                    )
+                )
+            orders.seek(0)
+            items.seek(0)
+            cursor.copy_expert(COPY_ORDERS, orders)
+            cursor.copy_expert(COPY_ORDER_ITEMS, items)
+            tick("orders", len(chunk))
+    return count, total_items
+
+
+def _set_last_purchase() -> None:
+    """Set each customer's last purchase from their orders, in one UPDATE."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            UPDATE accounts_customer c SET last_purchase = o.last_created
+            FROM (SELECT customer_id, max(created) AS last_created FROM accounts_order
+                  WHERE status <> 'cancelled' GROUP BY customer_id) o
+            WHERE o.customer_id = c.id
+        """)
+
+
+def _logins(customers: list[Customer]) -> dict[str, str]:
+    """Give a staff user and the first customers a login with a generated password."""
+    logins = {}
+    staff = User(username="demo-staff", email="staff@example.com", is_staff=True, is_superuser=True)
+    users = [staff] + [
+        User(
+            username=f"demo-customer-{n}",
+            email=customer.email,
+            first_name=customer.name.split()[0],
+            last_name=customer.name.split()[-1],
+        )
+        for n, customer in enumerate(customers, start=1)
+    ]
+    for user in users:
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        logins[user.username] = password
+    User.objects.bulk_create(users)
+    for customer, user in zip(customers, users[1:], strict=True):
+        customer.user = user
+    Customer.objects.bulk_update(customers, ["user"])
+    return logins

@@ -1,0 +1,127 @@
+import json
+import re
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count
+from django.forms.fields import InvalidJSONInput
+
+from catalog.models import Category, Product
+from catalog.selectors import product_colors
+
+# Facet names become JSONB keys in catalog filters and query strings: keep them plain.
+FACET_KEY = re.compile(r"[A-Za-z0-9_]+")
+# The same rule as the database constraint category_slug_is_lowercase, with a clearer message.
+CATEGORY_SLUG = re.compile(r"[-a-z0-9]+")
+DETAILS_NOT_OBJECT = 'Details must be a JSON object, e.g. {"color": "red"}.'
+# Enough colors to pick from in the sidebar; a longer list would bury the filter.
+COLOR_CHOICES_LIMIT = 50
+
+
+class CategoryAdminForm(forms.ModelForm):
+    class Meta:
+        model = Category
+        fields = ["name", "slug", "facets"]
+        help_texts = {"facets": "Product detail keys customers may filter on, comma separated."}
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        if not CATEGORY_SLUG.fullmatch(slug):
+            raise forms.ValidationError(
+                "Use lowercase letters, digits and hyphens only.", code="slug_not_lowercase"
+            )
+        return slug
+
+    def clean_facets(self) -> list[str]:
+        facets = self.cleaned_data["facets"]
+        bad = [facet for facet in facets if not FACET_KEY.fullmatch(facet)]
+        if bad:
+            raise forms.ValidationError(
+                "Facets must be simple keys of letters, digits and underscores; not: %(bad)s.",
+                code="facet_not_simple",
+                params={"bad": ", ".join(bad)},
+            )
+        return facets
+
+
+class DetailsJSONField(forms.JSONField):
+    """A JSON field shown indented, one attribute a line, so staff can read and edit it."""
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):  # what staff typed, shown back as typed
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+
+
+class ProductAdminForm(forms.ModelForm):
+    details = DetailsJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 60, "class": "vLargeTextField"}),
+        help_text='Attributes as a JSON object, e.g. {"color": "red", "size": "M"}.',
+    )
+
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "slug", "category", "price", "stock", "is_active", "details", "created"]
+
+    def clean_details(self) -> dict:
+        details = self.cleaned_data["details"]
+        # An empty box means no attributes; a typed `null` is a value, and not an object.
+        if details is None and not (self["details"].data or "").strip():
+            return {}
+        if not isinstance(details, dict):
+            raise forms.ValidationError(DETAILS_NOT_OBJECT, code="details_not_object")
+        return details
+
+
+class ColorFilter(admin.SimpleListFilter):
+    title = "color"
+    parameter_name = "color"
+
+    def lookups(self, request, model_admin):
+        return [(color, color) for color in product_colors(limit=COLOR_CHOICES_LIMIT)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            # Containment (details @> '{"color": ...}') is what the GIN index product_details_gin serves.
+            return queryset.filter(details__contains={"color": self.value()})
+        return queryset
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    form = CategoryAdminForm
+    list_display = ["name", "slug", "facets", "product_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    ordering = ["name"]
+
+    def get_queryset(self, request):
+        # One GROUP BY query counts the products of every category on the page.
+        return super().get_queryset(request).annotate(product_count=Count("products"))
+
+    @admin.display(description="products", ordering="product_count")
+    def product_count(self, category: Category) -> int:
+        return category.product_count
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    form = ProductAdminForm
+    list_display = ["sku", "name", "category", "price", "stock", "is_active", "color"]
+    list_display_links = ["sku", "name"]
+    list_select_related = ["category"]
+    list_filter = ["category", "is_active", ColorFilter]
+    search_fields = ["=sku", "name"]
+    search_help_text = "Search by exact SKU or part of the name."
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["updated"]
+    # Newest first, served by the primary key index; every column stays sortable by a click.
+    ordering = ["-pk"]
+    list_per_page = 50
+    # Counting the whole table on every page is slow on a big catalog; the filtered count is enough.
+    show_full_result_count = False
+
+    @admin.display(description="color")
+    def color(self, product: Product) -> str:
+        return product.details.get("color", "")

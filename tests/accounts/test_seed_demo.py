@@ -1,0 +1,101 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count, F, Sum
+
+from accounts.models import Customer, Order, OrderItem, OrderStatus, User
+from catalog.models import Category, Product
+
+pytestmark = pytest.mark.django_db
+
+SMALL = ["--categories", "4", "--products", "40", "--customers", "30", "--orders", "120", "--logins", "2"]
+
+
+def _seed(tmp_path, *args) -> str:
+    out = StringIO()
+    call_command("seed_demo", *SMALL, "--logins-file", str(tmp_path / "logins.txt"), *args, stdout=out)
+    return out.getvalue()
+
+
+def _snapshot():
+    return (
+        list(Product.objects.order_by("sku").values_list("sku", "name", "price", "details")),
+        list(Order.objects.order_by("id").values_list("customer__email", "status", "total", "created")),
+        list(OrderItem.objects.order_by("id").values_list("order_id", "product__sku", "quantity")),
+    )
+
+
+def test_seeds_the_sizes_asked_for(tmp_path):
+    out = _seed(tmp_path)
+
+    assert (Category.objects.count(), Product.objects.count(), Customer.objects.count()) == (4, 40, 30)
+    assert Order.objects.count() == 120
+    assert 120 <= OrderItem.objects.count() <= 600
+    assert "Seeded 4 categories, 40 products, 30 customers, 120 orders" in out
+
+
+def test_orders_have_one_to_five_items_and_totals_that_add_up(tmp_path):
+    _seed(tmp_path)
+
+    per_order = Order.objects.annotate(
+        lines=Count("items"), computed=Sum(F("items__quantity") * F("items__unit_price"))
+    ).values_list("lines", "total", "computed")
+    assert all(1 <= lines <= 5 and total == computed for lines, total, computed in per_order)
+
+
+def test_orders_spread_over_two_years_with_shipped_times_only_when_shipped(tmp_path):
+    _seed(tmp_path)
+
+    statuses = set(Order.objects.values_list("status", flat=True))
+    assert {OrderStatus.DELIVERED, OrderStatus.CANCELLED} <= statuses
+    assert not Order.objects.filter(
+        shipped__isnull=False, status__in=["pending", "paid", "cancelled"]
+    ).exists()
+    assert not Order.objects.filter(shipped__isnull=True, status__in=["shipped", "delivered"]).exists()
+    assert (
+        not Customer.objects.filter(orders__isnull=False, last_purchase__isnull=True)
+        .exclude(orders__status="cancelled")
+        .exists()
+    )
+
+
+def test_same_seed_gives_the_same_data(tmp_path):
+    _seed(tmp_path, "--seed", "7")
+    first = _snapshot()
+    _seed(tmp_path, "--seed", "7", "--reset")
+    second = _snapshot()
+    _seed(tmp_path, "--seed", "8", "--reset")
+    other = _snapshot()
+
+    assert [rows for rows in first[:2]] == [rows for rows in second[:2]]
+    assert first[0] != other[0]
+
+
+def test_refuses_a_shop_with_data_unless_reset(tmp_path):
+    _seed(tmp_path)
+
+    with pytest.raises(CommandError, match="--reset"):
+        _seed(tmp_path)
+    assert "not seeding" in _seed(tmp_path, "--if-empty")
+    assert Order.objects.count() == 120
+
+
+def test_demo_logins_get_generated_passwords_in_a_private_file(tmp_path):
+    out = _seed(tmp_path)
+
+    lines = (tmp_path / "logins.txt").read_text().split("\n")
+    logins = dict(line.split() for line in lines if line)
+    assert set(logins) == {"demo-staff", "demo-customer-1", "demo-customer-2"}
+    assert User.objects.get(username="demo-staff").is_staff
+    assert User.objects.get(username="demo-customer-1").check_password(logins["demo-customer-1"])
+    assert Customer.objects.filter(user__isnull=False).count() == 2
+    assert len(set(logins.values())) == 3
+    assert (tmp_path / "logins.txt").stat().st_mode & 0o077 == 0
+    assert "passwords in" in out
+    assert logins["demo-staff"] not in out
+
+
+def test_negative_sizes_are_refused():
+    with pytest.raises(CommandError, match="negative"):
+        call_command("seed_demo", "--orders", "-5", stdout=StringIO())

@@ -1,0 +1,274 @@
+from decimal import Decimal
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+
+from catalog.admin import COLOR_CHOICES_LIMIT, DETAILS_NOT_OBJECT, ColorFilter
+from catalog.models import Category, Product
+from tests.factories import CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+COLORS = ["red", "blue", "green"]
+
+
+@pytest.fixture(autouse=True)
+def _cold_content_type_cache():
+    """Empty the per-process content type cache, so query counts do not depend on test order."""
+    ContentType.objects.clear_cache()
+
+
+def _make_products(n: int, *, categories: int = 3) -> list[Product]:
+    """Create n products spread over a few categories and colors."""
+    shelves = CategoryFactory.create_batch(categories)
+    return [
+        ProductFactory(category=shelves[i % categories], details={"color": COLORS[i % 3], "size": "M"})
+        for i in range(n)
+    ]
+
+
+def _product_form_data(product: Product, **changes) -> dict:
+    """Return what the product change form posts when staff save it unchanged, with `changes`."""
+    data = {
+        "sku": product.sku,
+        "name": product.name,
+        "slug": product.slug,
+        "category": product.category_id,
+        "price": str(product.price),
+        "stock": product.stock,
+        "is_active": "on" if product.is_active else "",
+        "details": '{"color": "red"}',
+        "created_0": product.created.strftime("%Y-%m-%d"),
+        "created_1": product.created.strftime("%H:%M:%S"),
+    }
+    return data | changes
+
+
+# --- Category -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_category_changelist_queries_do_not_grow(admin_client, django_assert_num_queries, n):
+    for category in CategoryFactory.create_batch(n):
+        ProductFactory.create_batch(2, category=category)
+
+    # user, filtered count, full count, page of categories with their product counts (one GROUP BY)
+    with django_assert_num_queries(4):
+        response = admin_client.get(reverse("admin:catalog_category_changelist"))
+
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == n
+
+
+def test_category_changelist_shows_each_categorys_product_count(admin_client):
+    busy, empty = CategoryFactory(name="Busy"), CategoryFactory(name="Empty")
+    ProductFactory.create_batch(4, category=busy)
+
+    response = admin_client.get(reverse("admin:catalog_category_changelist"))
+
+    counts = {category.name: category.product_count for category in response.context["cl"].result_list}
+    assert counts == {"Busy": 4, "Empty": 0}
+    assert empty.products.count() == 0
+
+
+def test_category_facets_that_are_not_simple_keys_are_rejected(admin_client):
+    category = CategoryFactory(facets=["color"])
+
+    response = admin_client.post(
+        reverse("admin:catalog_category_change", args=[category.pk]),
+        {"name": category.name, "slug": category.slug, "facets": "color,screen size"},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["facets"]
+    assert "Facets must be simple keys of letters, digits and underscores; not: screen size." in errors
+    category.refresh_from_db()
+    assert category.facets == ["color"]
+
+
+def test_category_facets_of_simple_keys_save(admin_client):
+    category = CategoryFactory(facets=["color"])
+
+    response = admin_client.post(
+        reverse("admin:catalog_category_change", args=[category.pk]),
+        {"name": category.name, "slug": category.slug, "facets": "color, screen_size_2"},
+    )
+
+    assert response.status_code == 302
+    category.refresh_from_db()
+    assert category.facets == ["color", "screen_size_2"]
+
+
+def test_category_slug_in_capitals_is_a_form_error_not_a_database_error(admin_client):
+    response = admin_client.post(
+        reverse("admin:catalog_category_add"), {"name": "Shoes", "slug": "Shoes", "facets": ""}
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["slug"] == [
+        "Use lowercase letters, digits and hyphens only."
+    ]
+    assert not Category.objects.filter(name="Shoes").exists()
+
+
+# --- Product list ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_product_changelist_queries_do_not_grow(admin_client, django_assert_num_queries, n):
+    _make_products(n)
+
+    # user, filtered count, page of products joined to their categories,
+    # categories for the category filter, distinct colors for the color filter
+    with django_assert_num_queries(5):
+        response = admin_client.get(reverse("admin:catalog_product_changelist"))
+
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == n
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_product_changelist_filtered_by_color_queries_do_not_grow(admin_client, django_assert_num_queries, n):
+    products = _make_products(n)
+
+    # user, filtered count, page of red products joined to their categories,
+    # categories for the category filter, distinct colors for the color filter
+    with django_assert_num_queries(5) as captured:
+        response = admin_client.get(reverse("admin:catalog_product_changelist"), {"color": "red"})
+
+    assert response.status_code == 200
+    shown = {product.pk for product in response.context["cl"].result_list}
+    assert shown == {product.pk for product in products if product.details["color"] == "red"}
+    # Containment is what the GIN index on details serves (the count and the page); ->> would scan.
+    containment = [q for q in captured.captured_queries if '"catalog_product"."details" @>' in q["sql"]]
+    assert len(containment) == 2
+
+
+def test_product_color_filter_offers_each_color_once_in_order(admin_client):
+    _make_products(9)
+    ProductFactory(details={"size": "L"})  # no color: not offered as a choice
+
+    response = admin_client.get(reverse("admin:catalog_product_changelist"))
+
+    color_filter = next(f for f in response.context["cl"].filter_specs if isinstance(f, ColorFilter))
+    assert color_filter.lookup_choices == [("blue", "blue"), ("green", "green"), ("red", "red")]
+
+
+def test_product_color_filter_offers_a_limited_number_of_colors(admin_client):
+    category = CategoryFactory()
+    for i in range(COLOR_CHOICES_LIMIT + 5):
+        ProductFactory(category=category, details={"color": f"shade-{i:03d}"})
+
+    response = admin_client.get(reverse("admin:catalog_product_changelist"))
+
+    color_filter = next(f for f in response.context["cl"].filter_specs if isinstance(f, ColorFilter))
+    assert len(color_filter.lookup_choices) == COLOR_CHOICES_LIMIT
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_product_changelist_search_queries_do_not_grow(admin_client, django_assert_num_queries, n):
+    products = _make_products(n)
+    wanted = products[1]
+
+    # user, filtered count, page of matches joined to their categories,
+    # categories for the category filter, distinct colors for the color filter
+    with django_assert_num_queries(5):
+        response = admin_client.get(reverse("admin:catalog_product_changelist"), {"q": wanted.sku.lower()})
+
+    assert response.status_code == 200
+    assert [product.pk for product in response.context["cl"].result_list] == [wanted.pk]
+
+
+def test_product_search_finds_products_by_part_of_the_name(admin_client):
+    kettle = ProductFactory(name="Copper kettle")
+    ProductFactory(name="Tea cup")
+
+    response = admin_client.get(reverse("admin:catalog_product_changelist"), {"q": "kett"})
+
+    assert [product.pk for product in response.context["cl"].result_list] == [kettle.pk]
+
+
+def test_product_search_by_sku_is_exact_not_partial(admin_client):
+    ProductFactory(sku="ABC-100", name="Lamp")
+
+    response = admin_client.get(reverse("admin:catalog_product_changelist"), {"q": "ABC-1"})
+
+    assert list(response.context["cl"].result_list) == []
+
+
+# --- Product change page and its JSON details -----------------------------------------------
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_product_change_page_queries_do_not_grow(admin_client, django_assert_num_queries, n):
+    product = _make_products(n, categories=n)[0]
+
+    # user, the product, its content type (history link), every category for the category select
+    with django_assert_num_queries(4):
+        response = admin_client.get(reverse("admin:catalog_product_change", args=[product.pk]))
+
+    assert response.status_code == 200
+    assert "&quot;color&quot;: &quot;red&quot;" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ('{"color": "red"', "Enter a valid JSON."),
+        ('["red", "blue"]', DETAILS_NOT_OBJECT),
+        ('"red"', DETAILS_NOT_OBJECT),
+        ("42", DETAILS_NOT_OBJECT),
+        ("null", DETAILS_NOT_OBJECT),
+    ],
+)
+def test_product_details_that_are_not_a_json_object_are_rejected(admin_client, typed, error):
+    product = ProductFactory(details={"color": "blue"}, name="Lamp")
+
+    response = admin_client.post(
+        reverse("admin:catalog_product_change", args=[product.pk]),
+        _product_form_data(product, details=typed, name="Renamed lamp"),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["details"] == [error]
+    product.refresh_from_db()
+    assert product.details == {"color": "blue"}
+    assert product.name == "Lamp"
+
+
+def test_product_details_that_are_not_json_are_shown_back_as_typed(admin_client):
+    product = ProductFactory()
+
+    response = admin_client.post(
+        reverse("admin:catalog_product_change", args=[product.pk]),
+        _product_form_data(product, details='{"color": red}'),
+    )
+
+    assert response.context["adminform"].form["details"].value() == '{"color": red}'
+
+
+def test_product_details_json_object_saves(admin_client):
+    product = ProductFactory(details={"color": "blue"})
+
+    response = admin_client.post(
+        reverse("admin:catalog_product_change", args=[product.pk]),
+        _product_form_data(product, details='{"color": "green", "specs": {"watts": 60}}', price="12.50"),
+    )
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert product.details == {"color": "green", "specs": {"watts": 60}}
+    assert product.price == Decimal("12.50")
+
+
+def test_product_details_left_empty_save_as_an_empty_object(admin_client):
+    product = ProductFactory(details={"color": "blue"})
+
+    response = admin_client.post(
+        reverse("admin:catalog_product_change", args=[product.pk]), _product_form_data(product, details="")
+    )
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert product.details == {}

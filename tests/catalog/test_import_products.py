@@ -1,0 +1,188 @@
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from catalog.models import Product
+from tests.factories import CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "sku,name,category,price,stock,details\n"
+
+
+@pytest.fixture
+def shirts():
+    return CategoryFactory(slug="shirts", facets=["color", "size"])
+
+
+def _csv(tmp_path, body: str, header: str = HEADER, name: str = "products.csv"):
+    path = tmp_path / name
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def _import(path, *args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("import_products", str(path), *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def _details(**values) -> str:
+    return '"' + json.dumps(values).replace('"', '""') + '"'
+
+
+def test_csv_import_creates_products_with_typed_values(tmp_path, shirts):
+    path = _csv(tmp_path, f"SH-1,Blue shirt,shirts,19.99,5,{_details(color='blue', size='M')}\n")
+
+    out, _ = _import(path)
+
+    product = Product.objects.get(sku="SH-1")
+    assert (product.name, product.category, product.price, product.stock) == (
+        "Blue shirt",
+        shirts,
+        Decimal("19.99"),
+        5,
+    )
+    assert product.details == {"color": "blue", "size": "M"}
+    assert product.slug == "blue-shirt-sh-1"
+    assert "1 created, 0 updated, 0 unchanged, 0 rejected" in out
+
+
+def test_jsonl_import_accepts_native_json_values(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    row = {
+        "sku": "SH-2",
+        "name": "Red shirt",
+        "category": "shirts",
+        "price": 12.5,
+        "stock": 3,
+        "details": {"color": "red", "specs": {"sleeves": "long"}},
+    }
+    path.write_text(json.dumps(row) + "\n\n")
+
+    out, _ = _import(path)
+
+    product = Product.objects.get(sku="SH-2")
+    assert product.price == Decimal("12.50")
+    assert product.details["specs"] == {"sleeves": "long"}
+    assert "1 created" in out
+
+
+def test_reimport_counts_identical_rows_as_unchanged_and_changed_rows_as_updated(tmp_path, shirts):
+    body = f"SH-1,Blue shirt,shirts,19.99,5,{_details(color='blue')}\nSH-2,Red shirt,shirts,9.99,1,{{}}\n"
+    _import(_csv(tmp_path, body))
+    first_updated = Product.objects.get(sku="SH-1").updated
+
+    out, _ = _import(_csv(tmp_path, body.replace("9.99,1", "8.99,1")))
+
+    assert "0 created, 1 updated, 1 unchanged, 0 rejected" in out
+    assert Product.objects.get(sku="SH-2").price == Decimal("8.99")
+    assert Product.objects.get(sku="SH-1").updated == first_updated  # untouched row not rewritten
+
+
+def test_a_bad_row_writes_nothing_and_names_every_bad_line(tmp_path, shirts):
+    body = (
+        "SH-1,Good shirt,shirts,19.99,5,{}\n"
+        "SH-2,Unknown category,hats,1.00,1,{}\n"
+        "SH-3,Negative price,shirts,-1,1,{}\n"
+        "SH-4,Fractional stock,shirts,1.00,1.5,{}\n"
+        "SH-5,List details,shirts,1.00,1,[1]\n"
+        "SH-6,Broken details,shirts,1.00,1,{oops\n"
+        "SH-1,Duplicate sku,shirts,1.00,1,{}\n"
+        "SH-7,Too many cents,shirts,1.001,1,{}\n"
+    )
+
+    with pytest.raises(CommandError, match="7 bad lines: nothing written"):
+        _import(_csv(tmp_path, body))
+
+    assert Product.objects.count() == 0
+
+
+def test_bad_lines_are_reported_with_their_line_number_and_reason(tmp_path, shirts):
+    body = "SH-1,Good,shirts,1.00,1,{}\nSH-2,Bad,hats,1.00,1,{}\nSH-3,Bad,shirts,abc,1,{}\n"
+    err = StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_products", str(_csv(tmp_path, body)), stdout=StringIO(), stderr=err)
+
+    assert "line 3: unknown category 'hats'" in err.getvalue()
+    assert "line 4: price must be a number" in err.getvalue()
+
+
+def test_skip_invalid_imports_the_good_rows_and_reports_the_rest(tmp_path, shirts):
+    body = "SH-1,Good,shirts,1.00,1,{}\nSH-2,Bad,hats,1.00,1,{}\n"
+
+    out, err = _import(_csv(tmp_path, body), "--skip-invalid")
+
+    assert list(Product.objects.values_list("sku", flat=True)) == ["SH-1"]
+    assert "1 created, 0 updated, 0 unchanged, 1 rejected" in out
+    assert "line 3: unknown category 'hats'" in err
+
+
+def test_dry_run_reports_counts_and_writes_nothing(tmp_path, shirts):
+    ProductFactory(sku="SH-1", category=shirts, name="Old", price=Decimal("1.00"), stock=1, details={})
+    body = "SH-1,New name,shirts,1.00,1,{}\nSH-2,Fresh,shirts,2.00,2,{}\n"
+
+    out, _ = _import(_csv(tmp_path, body), "--dry-run")
+
+    assert "would be 1 created, 1 updated, 0 unchanged, 0 rejected" in out
+    assert list(Product.objects.values_list("name", flat=True)) == ["Old"]
+
+
+def test_wrong_columns_are_refused_before_reading_rows(tmp_path, shirts):
+    path = _csv(tmp_path, "SH-1,Good,shirts,1.00\n", header="sku,name,category,cost\n")
+
+    with pytest.raises(
+        CommandError, match=r"line 1: missing columns: price, stock, details; unknown columns: cost"
+    ):
+        _import(path)
+    assert Product.objects.count() == 0
+
+
+def test_file_that_is_not_utf8_is_refused_and_nothing_written(tmp_path, shirts):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(
+        (HEADER + "SH-1,Good,shirts,1.00,1,{}\nSH-2,Caf\xe9 shirt,shirts,1.00,1,{}\n").encode("latin-1")
+    )
+
+    with pytest.raises(CommandError, match="not valid UTF-8"):
+        _import(path)
+    assert Product.objects.count() == 0
+
+
+def test_huge_field_is_reported_by_line(tmp_path, shirts):
+    huge = "x" * 70_000
+    body = f"SH-1,Good,shirts,1.00,1,{_details(notes=huge)}\n"
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 bad lines"):
+        call_command("import_products", str(_csv(tmp_path, body)), stdout=StringIO(), stderr=err)
+
+    assert "line 2: details larger than 64 KB" in err.getvalue()
+    assert Product.objects.count() == 0
+
+
+def test_slug_taken_by_another_product_is_refused(tmp_path, shirts):
+    ProductFactory(sku="OTHER", slug="blue", category=shirts)
+    path = _csv(
+        tmp_path, "SH-1,Blue,shirts,1.00,1,{},blue\n", header="sku,name,category,price,stock,details,slug\n"
+    )
+
+    with pytest.raises(CommandError, match="1 bad lines"):
+        _import(path)
+    assert not Product.objects.filter(sku="SH-1").exists()
+
+
+def test_unknown_file_type_is_refused(tmp_path):
+    (tmp_path / "products.xlsx").write_text("x")
+
+    with pytest.raises(CommandError, match=r"expected a \.csv or \.jsonl file"):
+        _import(tmp_path / "products.xlsx")
+
+
+def test_missing_file_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="no such file"):
+        _import(tmp_path / "missing.csv")
