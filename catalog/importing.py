@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-
-from django.utils.text import slugify
 
 REQUIRED_COLUMNS = ("sku", "name", "category", "price", "stock", "details")
 OPTIONAL_COLUMNS = ("slug", "is_active")
@@ -23,6 +22,7 @@ MAX_STOCK = 2**31 - 1
 MAX_DETAILS_CHARS = 64 * 1024
 MAX_FIELD_CHARS = 1024 * 1024  # larger than any valid field, so a huge one is reported, not read whole
 SKU_PATTERN = re.compile(r"^[^\s\x00]{1,64}$")
+NOT_SLUG = re.compile(r"[^a-z0-9_]+")
 SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]{1,200}$")
 TRUE_WORDS = {"1", "true", "t", "yes", "y"}
 FALSE_WORDS = {"0", "false", "f", "no", "n"}
@@ -93,9 +93,9 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict | RowError]]:
     csv.field_size_limit(MAX_FIELD_CHARS)
     # newline="" as the csv module asks; utf-8-sig accepts a spreadsheet's byte-order mark.
     with open(path, newline="", encoding="utf-8-sig", errors="strict") as handle:
-        reader = csv.DictReader(handle, restkey="__extra__")
+        reader = csv.reader(handle)
         try:
-            columns = reader.fieldnames or []
+            columns = [column.strip() for column in next(reader, [])]
         except UnicodeDecodeError:
             raise ProductFileError(f"{path.name}: line 1: not valid UTF-8") from None
         except csv.Error as error:
@@ -103,7 +103,7 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict | RowError]]:
         _check_columns(path, columns)
         while True:
             try:
-                record = next(reader)
+                fields = next(reader)
             except StopIteration:
                 return
             except UnicodeDecodeError:
@@ -114,12 +114,14 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict | RowError]]:
             except csv.Error as error:
                 yield reader.line_num, RowError(reader.line_num, f"unreadable CSV: {error}")
                 continue
-            if "__extra__" in record:
+            if not fields:
+                continue  # a blank line
+            if len(fields) > len(columns):
                 yield reader.line_num, RowError(reader.line_num, "more fields than the header has columns")
-            elif None in record.values():
+            elif len(fields) < len(columns):
                 yield reader.line_num, RowError(reader.line_num, "fewer fields than the header has columns")
             else:
-                yield reader.line_num, record
+                yield reader.line_num, dict(zip(columns, fields, strict=True))
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict | RowError]]:
@@ -192,7 +194,7 @@ def _validate(line: int, record: dict, categories: Mapping[str, int]) -> Product
     details_json, refused = _details(record["details"])
     if refused:
         return RowError(line, refused)
-    slug = _text(record.get("slug") or "") or slugify(f"{name}-{sku}")[:200]
+    slug = _text(record.get("slug") or "") or _slugify(f"{name}-{sku}")[:200]
     if not SLUG_PATTERN.match(slug):
         return RowError(line, "slug must be 1-200 letters, digits, hyphens or underscores")
     is_active = _flag(record.get("is_active", True))
@@ -202,7 +204,16 @@ def _validate(line: int, record: dict, categories: Mapping[str, int]) -> Product
 
 
 def _text(value) -> str:
-    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
+    if type(value) is str:
+        return value.strip()
+    return "" if value is None else str(value)
+
+
+def _slugify(text: str) -> str:
+    """Return a slug as Django's slugify() makes it (but for punctuation), several times faster."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return NOT_SLUG.sub("-", text.lower()).strip("-_")
 
 
 def _shorten(value, limit: int = 40) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
+import psycopg2.errors
 from django.db import connection, transaction
 
 from catalog.importing import ProductRow, RowError
@@ -78,47 +80,98 @@ def products_import(
     batch_size: int = IMPORT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Upsert products by sku from validated rows: COPY into a staging table, then one INSERT.
+    """Upsert products by sku from validated rows, a batch at a time: COPY into a staging
+    table, then one INSERT ... ON CONFLICT per batch, all in one transaction.
 
     With any refused row and not `skip_invalid`, or with `dry_run`, the transaction is rolled
     back: nothing is written, and the counts say what would have happened.
     """
     result = ImportResult()
-    staged = 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Left over when an outer transaction wraps an earlier import (ON COMMIT has not come).
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.product_import")
-        cursor.execute(CREATE_STAGING)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Left over when an outer transaction wraps an earlier import (ON COMMIT has not come).
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.product_import")
+            cursor.execute(CREATE_STAGING)
+        # The database writes batch n in a second thread while this one validates batch n + 1:
+        # validation is Python, the writes wait on the server, so the two overlap. Only one of
+        # the two threads uses the connection at a time.
+        database = connection.connection  # the transaction's psycopg2 connection
         good_rows = _collect_errors(rows, result)
-        while batch := list(islice(good_rows, batch_size)):
-            if not result.rejected or skip_invalid:  # else only read on, to report every bad line
-                cursor.copy_expert(COPY_STAGING, _as_csv(batch))
-                staged += len(batch)
-            if progress:
-                progress(len(batch))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="product-import") as writer:
+            writing = None
+            while batch := list(islice(good_rows, batch_size)):
+                staged = _as_csv(batch)
+                if writing:
+                    _count(result, writing.result())
+                upsert = skip_invalid or not result.rejected  # else only read on, to report every bad line
+                writing = writer.submit(
+                    _write_batch, database, staged, len(batch), upsert=upsert, skip_invalid=skip_invalid
+                )
+                if progress:
+                    progress(len(batch))
+            if writing:
+                _count(result, writing.result())
 
-        cursor.execute(SLUG_TAKEN)
-        conflicts = cursor.fetchall()
-        for line, slug, sku in conflicts:
-            result.reject(RowError(line, f"slug {slug!r} is already used by product {sku!r}"))
-        if conflicts and skip_invalid:
-            cursor.execute(
-                "DELETE FROM product_import WHERE line = ANY(%s)", [[line for line, _, _ in conflicts]]
-            )
-            staged -= len(conflicts)
-
-        if result.rejected and not skip_invalid:
-            transaction.set_rollback(True)
-            return result
-
-        cursor.execute(UPSERT)
-        result.created, result.updated = cursor.fetchone()
-        result.unchanged = staged - result.created - result.updated
-        if dry_run:
+        if dry_run or (result.rejected and not skip_invalid):
             transaction.set_rollback(True)
         else:
             result.written = True
     return result
+
+
+@dataclass
+class _BatchCounts:
+    staged: int
+    created: int
+    updated: int
+    slugs_taken: list[RowError]
+
+
+def _write_batch(
+    database, staged: io.StringIO, size: int, *, upsert: bool, skip_invalid: bool
+) -> _BatchCounts:
+    """Stage one batch and upsert it; return what happened to its rows."""
+    taken = []
+    created = updated = 0
+    with database.cursor() as cursor:
+        cursor.copy_expert(COPY_STAGING, staged)
+        if upsert:
+            # Slugs taken by other products are rare: look for them only when the upsert trips on one.
+            cursor.execute("SAVEPOINT product_import_batch")
+            try:
+                cursor.execute(UPSERT)
+            except psycopg2.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT product_import_batch")
+                taken = _slugs_taken(cursor)
+                if skip_invalid:
+                    cursor.execute(UPSERT)
+            if cursor.description:
+                created, updated = cursor.fetchone()
+            cursor.execute("RELEASE SAVEPOINT product_import_batch")
+        else:
+            taken = _slugs_taken(cursor)
+        cursor.execute("TRUNCATE product_import")
+    errors = [
+        RowError(line, f"slug {slug!r} is already used by product {sku!r}") for line, slug, sku in taken
+    ]
+    return _BatchCounts(size - len(taken), created, updated, errors)
+
+
+def _slugs_taken(cursor) -> list[tuple[int, str, str]]:
+    """Return (line, slug, sku of the other product) for each staged row whose slug is taken, and
+    drop those rows from the staging table."""
+    cursor.execute(SLUG_TAKEN)
+    taken = cursor.fetchall()
+    cursor.execute("DELETE FROM product_import WHERE line = ANY(%s)", [[line for line, _, _ in taken]])
+    return taken
+
+
+def _count(result: ImportResult, batch: _BatchCounts) -> None:
+    for error in batch.slugs_taken:
+        result.reject(error)
+    result.created += batch.created
+    result.updated += batch.updated
+    result.unchanged += batch.staged - batch.created - batch.updated
 
 
 def _collect_errors(rows: Iterable[ProductRow | RowError], result: ImportResult):

@@ -149,74 +149,40 @@ def test_order_change_page_queries_do_not_grow(admin_client, django_assert_num_q
         assert f"{item.product.name} ({item.product.sku})" in page
         assert reverse("admin:catalog_product_change", args=[item.product_id]) in page
     assert "59.97" in page  # 3 x 19.99, a line's subtotal
-    # A raw id box, not a select of every product.
-    assert 'name="items-0-product"' in page
+    # Read-only lines: no select of every product.
     assert '<select name="items-0-product"' not in page
 
 
-def _order_form_data(order: Order, lines: list[dict], **changes) -> dict:
-    """Return what the order change form posts for `order` with these `lines` (id, product, ...)."""
-    data = {
+def test_order_lines_and_total_are_read_only_and_status_can_change(admin_client):
+    order = OrderFactory(status=OrderStatus.PAID, total=Decimal("39.98"))
+    item = OrderItemFactory(order=order, quantity=2)
+    url = reverse("admin:accounts_order_change", args=[order.pk])
+    form = {
         "customer": order.customer_id,
-        "status": order.status,
-        "total": str(order.total),
+        "status": OrderStatus.CANCELLED,
         "created_0": order.created.strftime("%Y-%m-%d"),
         "created_1": order.created.strftime("%H:%M:%S"),
-        "items-TOTAL_FORMS": str(len(lines)),
-        "items-INITIAL_FORMS": str(sum(1 for line in lines if line.get("id"))),
+        "total": "0.01",
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "1",
+        "items-0-id": item.pk,
+        "items-0-order": order.pk,
+        "items-0-quantity": "9",
     }
-    for i, line in enumerate(lines):
-        data |= {f"items-{i}-{name}": value for name, value in line.items()}
-        data[f"items-{i}-order"] = order.pk
-    return data | changes
 
+    page = admin_client.get(url).content.decode()
+    response = admin_client.post(url, form)
 
-def test_order_with_several_lines_saves_their_changes(admin_client):
-    order = OrderFactory()
-    items = OrderItemFactory.create_batch(4, order=order)
-    lines = [
-        {"id": item.pk, "product": item.product_id, "quantity": 5, "unit_price": "1.00"} for item in items
-    ]
-
-    # django-zeal fails this if checking the posted lines runs a query per line.
-    response = admin_client.post(
-        reverse("admin:accounts_order_change", args=[order.pk]), _order_form_data(order, lines)
-    )
-
+    assert 'name="items-0-quantity"' not in page
+    assert 'name="total"' not in page
     assert response.status_code == 302
-    assert sorted(order.items.values_list("quantity", flat=True)) == [5, 5, 5, 5]
-
-
-def test_order_line_with_an_unknown_product_is_a_form_error(admin_client):
-    item = OrderItemFactory(quantity=2)
-    lines = [{"id": item.pk, "product": 999999999, "quantity": 7, "unit_price": "1.00"}]
-
-    response = admin_client.post(
-        reverse("admin:accounts_order_change", args=[item.order_id]), _order_form_data(item.order, lines)
-    )
-
-    assert response.status_code == 200
-    errors = response.context["inline_admin_formsets"][0].formset.errors
-    assert "product" in errors[0]
+    order.refresh_from_db()
     item.refresh_from_db()
-    assert item.quantity == 2
+    assert (order.status, order.total, item.quantity) == (OrderStatus.CANCELLED, Decimal("39.98"), 2)
 
 
-def test_order_change_page_shown_again_labels_the_posted_product(admin_client):
-    item = OrderItemFactory()
-    desk = ProductFactory(name="Desk")
-    lines = [{"id": item.pk, "product": desk.pk, "quantity": 1, "unit_price": "5.00"}]
-
-    # A negative total is refused, so the page is shown again with what was posted.
-    response = admin_client.post(
-        reverse("admin:accounts_order_change", args=[item.order_id]),
-        _order_form_data(item.order, lines, total="-1"),
-    )
-
-    assert response.status_code == 200
-    assert f"Desk ({desk.sku})" in response.content.decode()
-    item.refresh_from_db()
-    assert item.product_id != desk.pk
+def test_orders_cannot_be_added_in_admin(admin_client):
+    assert admin_client.get(reverse("admin:accounts_order_add")).status_code == 403
 
 
 # --- The mark-shipped action ----------------------------------------------------------------

@@ -186,3 +186,15 @@ def test_unknown_file_type_is_refused(tmp_path):
 def test_missing_file_is_refused(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         _import(tmp_path / "missing.csv")
+
+
+def test_skip_invalid_leaves_out_a_row_whose_slug_is_taken_and_imports_the_rest(tmp_path, shirts):
+    ProductFactory(sku="OTHER", slug="blue", category=shirts)
+    header = "sku,name,category,price,stock,details,slug\n"
+    path = _csv(tmp_path, "SH-1,Blue,shirts,1.00,1,{},blue\nSH-2,Red,shirts,1.00,1,{},red\n", header=header)
+
+    out, err = _import(path, "--skip-invalid")
+
+    assert "1 created, 0 updated, 0 unchanged, 1 rejected" in out
+    assert "line 2: slug 'blue' is already used by product 'OTHER'" in err
+    assert sorted(Product.objects.values_list("sku", flat=True)) == ["OTHER", "SH-2"]
