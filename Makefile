@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate seed stack-up stack-down stack-status stack-env stack-destroy
+.PHONY: help run test lint format migrate seed browser venv stack-up stack-down stack-status stack-env stack-destroy
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,7 +52,17 @@ seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 ord
 run: seed ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: stack-up ## Run the whole test suite against the local stack
+# The browser tests drive Debian's chromium through chromium-driver (no browser download).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "the browser tests need chromium and chromium-driver: install them (Debian: apt-get install chromium chromium-driver)" >&2; fi; }
+
+# Two replicas, so that the tests can show reads spread over both and surviving one's loss.
+test: export STACK_REPLICAS = 2
+test: stack-up browser ## Run the whole test suite against the local stack (primary, 2 replicas, Redis)
 	$(PY) -m pytest
 
 lint: venv ## Check the code with ruff

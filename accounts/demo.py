@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from accounts.models import Customer, MembershipLevel, Order, OrderStatus, User
 from catalog.models import Category, Product
+from shopsite.cache import namespace_bump_on_commit
 
 BATCH_SIZE = 5_000
 ORDER_CHUNK = 10_000  # orders built, written and freed at a time, with their items
@@ -306,6 +307,7 @@ def demo_seed(
         result.orders, result.items = _orders(rng, customers, products, sizes.orders, now, tick)
         _set_last_purchase()
     result.logins = _logins(customers[: sizes.logins])
+    namespace_bump_on_commit("catalog")
     return result
 
 

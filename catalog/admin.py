@@ -8,6 +8,7 @@ from django.forms.fields import InvalidJSONInput
 
 from catalog.models import Category, Product
 from catalog.selectors import product_colors
+from shopsite.cache import namespace_bump_on_commit
 
 # Facet names become JSONB keys in catalog filters and query strings: keep them plain.
 FACET_KEY = re.compile(r"[A-Za-z0-9_]+")
@@ -96,6 +97,18 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     ordering = ["name"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        namespace_bump_on_commit("catalog")  # the storefront's cached pages show categories
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        namespace_bump_on_commit("catalog")
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        namespace_bump_on_commit("catalog")
+
     def get_queryset(self, request):
         # One GROUP BY query counts the products of every category on the page.
         return super().get_queryset(request).annotate(product_count=Count("products"))
@@ -121,6 +134,18 @@ class ProductAdmin(admin.ModelAdmin):
     list_per_page = 50
     # Counting the whole table on every page is slow on a big catalog; the filtered count is enough.
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        namespace_bump_on_commit("catalog")  # the storefront's cached pages show products
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        namespace_bump_on_commit("catalog")
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        namespace_bump_on_commit("catalog")
 
     @admin.display(description="color")
     def color(self, product: Product) -> str:

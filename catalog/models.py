@@ -66,9 +66,10 @@ class Product(models.Model):
         indexes = [
             # Containment filters (details @> '{"color": "red"}') on any attribute.
             GinIndex(fields=["details"], opclasses=["jsonb_path_ops"], name="product_details_gin"),
-            # The catalog list: active products of a category by price, with the columns it shows.
+            # The catalog list: active products of a category by price (then id, for stable pages),
+            # with the columns it shows: an index-only scan, no sort.
             models.Index(
-                fields=["category", "price"],
+                fields=["category", "price", "id"],
                 name="product_listing",
                 condition=Q(is_active=True),
                 include=["name", "slug", "stock"],

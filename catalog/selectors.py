@@ -1,17 +1,178 @@
 """Every read query of the catalog."""
 
-from django.core.cache import cache
-from django.db.models.fields.json import KeyTextTransform
+from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Abs
+from django.http import Http404
+
+from catalog.forms import SORTS, ProductFilters
 from catalog.models import Category, Product
+from shopsite.cache import get_or_build, versioned_key
 
 # A DISTINCT over every product's details is a full scan: staff can wait minutes for a new color.
 PRODUCT_COLORS_TTL = 600
+# Shared parts of anonymous pages; a catalog write bumps the namespace, so the TTL only bounds memory.
+# They hold nothing a checkout changes (no stock levels): checkouts must not empty the cache.
+CATALOG_TTL = 3600
+FACET_VALUES_SHOWN = 30
+NEWEST_ON_HOME = 8
+RELATED_SHOWN = 4
+# The columns the product list shows: all in the covering index product_listing.
+LISTING_COLUMNS = ("id", "name", "slug", "price", "stock")
+
+
+@dataclass(frozen=True)
+class CategoryInfo:
+    id: int
+    name: str
+    slug: str
+    facets: tuple[str, ...]
 
 
 def category_ids_by_slug() -> dict[str, int]:
     """Return {slug: id} for every category, for validating imports."""
     return dict(Category.objects.values_list("slug", "id"))
+
+
+def categories_with_counts() -> list[dict]:
+    """Return every category with its number of active products, cached."""
+
+    def build() -> list[dict]:
+        categories = Category.objects.annotate(
+            product_count=Count("products", filter=Q(products__is_active=True))
+        ).values("name", "slug", "product_count")
+        return list(categories.order_by("name"))
+
+    return get_or_build(versioned_key("catalog", "categories"), build, timeout=CATALOG_TTL)
+
+
+def newest_products(*, limit: int = NEWEST_ON_HOME) -> list[dict]:
+    """Return the newest active products with their category, cached."""
+
+    def build() -> list[dict]:
+        products = (
+            Product.objects.active()
+            .order_by("-created", "-id")
+            .values("name", "slug", "price", "category__name")[:limit]
+        )
+        return list(products)
+
+    return get_or_build(versioned_key("catalog", "newest", limit), build, timeout=CATALOG_TTL)
+
+
+def category_by_slug(slug: str) -> CategoryInfo:
+    """Return a category's name and facets, cached; raise Http404 for an unknown slug."""
+
+    def build() -> CategoryInfo:
+        row = Category.objects.filter(slug=slug).values_list("id", "name", "slug", "facets").first()
+        if row is None:
+            raise Http404("No such category")  # not cached: random slugs must not fill Redis
+        return CategoryInfo(row[0], row[1], row[2], tuple(row[3]))
+
+    return get_or_build(versioned_key("catalog", "category", slug), build, timeout=CATALOG_TTL)
+
+
+def _filtered(category: CategoryInfo, filters: ProductFilters) -> QuerySet[Product]:
+    """Return the category's active products matching the filters (no ordering, no columns)."""
+    products = Product.objects.active().filter(category_id=category.id)
+    if filters.price_min is not None:
+        products = products.filter(price__gte=filters.price_min)
+    if filters.price_max is not None:
+        products = products.filter(price__lte=filters.price_max)
+    for facet, values in filters.attributes.items():
+        # details @> '{"color": "red"}': served by the GIN index product_details_gin.
+        any_value = Q()
+        for value in values:
+            any_value |= Q(details__contains={facet: value})
+            if _is_number(value):  # imported details may hold 42 as well as "42"
+                any_value |= Q(details__contains={facet: _number(value)})
+        products = products.filter(any_value)
+    return products
+
+
+def products_for_listing(*, category: CategoryInfo, filters: ProductFilters) -> QuerySet[Product]:
+    """Return the products of a category page, sorted, with only the columns the list shows."""
+    return _filtered(category, filters).only(*LISTING_COLUMNS).order_by(*SORTS[filters.sort])
+
+
+def facet_counts(*, category: CategoryInfo, filters: ProductFilters) -> dict[str, list[tuple[str, int]]]:
+    """Return, for each facet of the category, its values and how many products each would show.
+
+    A facet's counts apply every filter but its own (choosing red next to blue adds products),
+    so each facet is a branch of one UNION ALL query. Cached per category and filters.
+    """
+
+    def build() -> dict[str, list[tuple[str, int]]]:
+        if not category.facets:
+            return {}
+        branches = [
+            _filtered(category, filters.without(facet))
+            .annotate(facet=Value(facet), value=KeyTextTransform(facet, "details"))
+            .filter(value__isnull=False)
+            .values("facet", "value")
+            .annotate(n=Count("id"))
+            .order_by()
+            for facet in category.facets
+        ]
+        counts: dict[str, list[tuple[str, int]]] = {facet: [] for facet in category.facets}
+        for row in branches[0].union(*branches[1:], all=True):
+            counts[row["facet"]].append((row["value"], row["n"]))
+        for values in counts.values():
+            values.sort(key=lambda pair: (-pair[1], pair[0]))
+            del values[FACET_VALUES_SHOWN:]
+        return counts
+
+    key = versioned_key("catalog", "facets", category.id, filters.cache_key())
+    return get_or_build(key, build, timeout=CATALOG_TTL)
+
+
+def product_for_page(slug: str) -> Product:
+    """Return an active product with its category for the product page; raise Http404 otherwise."""
+    product = (
+        Product.objects.active()
+        .select_related("category")
+        .only(
+            "id",
+            "sku",
+            "slug",
+            "name",
+            "price",
+            "stock",
+            "details",
+            "updated",
+            "category__id",
+            "category__name",
+            "category__slug",
+        )
+        .filter(slug=slug)
+        .first()
+    )
+    if product is None:
+        raise Http404("No such product")
+    return product
+
+
+def related_products(*, product: Product, limit: int = RELATED_SHOWN) -> list[dict]:
+    """Return active products of the same category closest in price, cached per product version."""
+
+    def build() -> list[dict]:
+        related = (
+            Product.objects.active()
+            .filter(category_id=product.category_id)
+            .exclude(pk=product.pk)
+            .order_by(Abs(F("price") - product.price), "id")
+            .values("name", "slug", "price")[:limit]
+        )
+        return list(related)
+
+    key = versioned_key("catalog", "related", product.pk, product.updated.timestamp(), limit)
+    return get_or_build(key, build, timeout=CATALOG_TTL)
 
 
 def product_colors(*, limit: int) -> list[str]:
@@ -28,3 +189,15 @@ def product_colors(*, limit: int) -> list[str]:
         return list(colors)
 
     return cache.get_or_set(f"catalog:product-colors:{limit}", distinct_colors, PRODUCT_COLORS_TTL)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        Decimal(value)
+    except ArithmeticError:
+        return False
+    return value.strip().lstrip("-").replace(".", "", 1).isdigit()
+
+
+def _number(value: str) -> int | float:
+    return int(value) if value.lstrip("-").isdigit() else float(value)

@@ -13,6 +13,7 @@ import psycopg2.errors
 from django.db import connection, transaction
 
 from catalog.importing import ProductRow, RowError
+from shopsite.cache import namespace_bump_on_commit
 
 IMPORT_BATCH_SIZE = 10_000
 MAX_REPORTED_ERRORS = 50
@@ -116,6 +117,7 @@ def products_import(
             transaction.set_rollback(True)
         else:
             result.written = True
+            namespace_bump_on_commit("catalog")
     return result
 
 

@@ -469,6 +469,33 @@ def up(replicas: int) -> None:
     print(f"devstack: settings written to {ENV_FILE}")
 
 
+def _server(name: str) -> tuple[dict, PgServer, pwd.struct_passwd | None]:
+    owner = _pg_owner()
+    pg_root = _pg_root(owner, create=False)
+    servers = {server.name: server for server in _servers(pg_root, _existing_replicas(pg_root))}
+    if name not in servers:
+        raise StackError(f"no PostgreSQL server named {name!r} in the stack: {', '.join(servers)}")
+    return {"pg_ctl": _find_binary("pg_ctl")}, servers[name], owner
+
+
+def stop_server(name: str) -> None:
+    """Stop one PostgreSQL server of the stack ("primary", "replica", ...), for fault tests."""
+    bins, server, owner = _server(name)
+    if _pg_running(bins, server, owner):
+        _run(
+            [bins["pg_ctl"], "stop", "-D", str(server.data), "-m", "fast", "-w"],
+            owner,
+            what=f"stopping {name}",
+        )
+
+
+def start_server(name: str) -> None:
+    """Start one PostgreSQL server of the stack again and wait until it answers."""
+    bins, server, owner = _server(name)
+    if not _pg_running(bins, server, owner):
+        _start_pg(bins, server, owner)
+
+
 def down() -> None:
     owner = _pg_owner()
     pg_root = _pg_root(owner, create=False)

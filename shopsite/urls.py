@@ -7,6 +7,8 @@ from shopsite.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("catalog.urls")),
 ]
 
 if "debug_toolbar" in settings.INSTALLED_APPS:

@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
                     ),
                     models.Index(
                         condition=models.Q(("is_active", True)),
-                        fields=["category", "price"],
+                        fields=["category", "price", "id"],
                         include=("name", "slug", "stock"),
                         name="product_listing",
                     ),

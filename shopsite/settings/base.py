@@ -28,12 +28,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session middleware, so that saving the session counts as the request's write.
+    "shopsite.middleware.ReplicaRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it calls the view itself, after every other middleware's process_view (CSRF's too).
+    "shopsite.middleware.ReplicaFallbackMiddleware",
 ]
 
 ROOT_URLCONF = "shopsite.urls"
@@ -50,6 +54,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.cart",
             ],
         },
     },
@@ -58,8 +63,8 @@ TEMPLATES = [
 # --- Databases: the primary is `default`; replicas are `replica`, `replica_2`, ... -------------
 
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
-# A replica that does not answer quickly is skipped rather than waited for.
-REPLICA_CONNECT_TIMEOUT = env.int("REPLICA_CONNECT_TIMEOUT", default=1)
+# A replica that does not answer quickly is skipped rather than waited for (libpq's minimum is 2).
+REPLICA_CONNECT_TIMEOUT = env.int("REPLICA_CONNECT_TIMEOUT", default=2)
 
 
 def database(url: str, *, connect_timeout: int) -> dict:
@@ -78,6 +83,17 @@ for number, url in enumerate(env.list("REPLICA_DATABASE_URLS", default=[]), star
     alias = "replica" if number == 1 else f"replica_{number}"
     DATABASES[alias] = database(url, connect_timeout=REPLICA_CONNECT_TIMEOUT)
 REPLICA_ALIASES = [alias for alias in DATABASES if alias != "default"]
+
+# --- Routing: writes to the primary, reads to replicas (shopsite.router) -----------------------
+
+DATABASE_ROUTERS = ["shopsite.router.PrimaryReplicaRouter"]
+REPLICA_CHECK_INTERVAL = env.float("REPLICA_CHECK_INTERVAL", default=2.0)  # seconds between checks
+REPLICA_BACKOFF_SECONDS = env.float("REPLICA_BACKOFF_SECONDS", default=10.0)  # out of rotation after a fault
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
+REPLICA_MAX_LAG_BYTES = env.int("REPLICA_MAX_LAG_BYTES", default=64 * 1024 * 1024)
+READ_YOUR_WRITES_COOKIE = "shopsite_rw"
+READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=300)  # how long a write pins reads
+ADMIN_URL_PREFIX = "/admin/"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -108,6 +124,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # --- Auth -----------------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "catalog:home"
+LOGOUT_REDIRECT_URL = "catalog:home"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -123,6 +142,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "shopsite" / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -16,6 +16,7 @@ DEBUG = env.bool("DEBUG", default=True)
 INSTALLED_APPS = [*INSTALLED_APPS, "debug_toolbar"]
 MIDDLEWARE = ["debug_toolbar.middleware.DebugToolbarMiddleware", *MIDDLEWARE]
 INTERNAL_IPS = ["127.0.0.1"]
+DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
 # Static files straight from the apps, so `collectstatic` is not needed to develop.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,134 @@
+"""Every read query of customers, carts and orders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, Prefetch, QuerySet, Value
+from django.db.models.functions import Lower
+
+from accounts.cart import Cart
+from accounts.models import Customer, Order, OrderItem, User
+from catalog.models import Product
+
+# The product columns the cart and the checkout summary show or check.
+CART_PRODUCT_COLUMNS = ("id", "name", "slug", "price", "stock", "is_active")
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One product of the cart, joined to its current row (None when the product was deleted)."""
+
+    product_id: int
+    quantity: int
+    product: Product | None
+
+    @property
+    def name(self) -> str:
+        """Return the product's name, or a stand-in when the product no longer exists."""
+        return self.product.name if self.product is not None else f"Item #{self.product_id}"
+
+    @property
+    def is_available(self) -> bool:
+        """Return whether the shop still sells the product (it may still be short of stock)."""
+        return self.product is not None and self.product.is_active
+
+    @property
+    def problem(self) -> str:
+        """Return why this line cannot be bought as it is, or "" when it can."""
+        if not self.is_available:
+            return "No longer available"
+        if self.product.stock == 0:
+            return "Sold out"
+        if self.product.stock < self.quantity:
+            return f"Only {self.product.stock} left"
+        return ""
+
+    @property
+    def subtotal(self) -> Decimal:
+        """Return the line's price at the product's current price (0 when it has no product)."""
+        return self.product.price * self.quantity if self.product is not None else Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class CartSummary:
+    """The cart's lines with what the cart and checkout pages show about them."""
+
+    lines: list[CartLine]
+
+    @property
+    def problems(self) -> list[CartLine]:
+        """Return the lines that cannot be bought as they are."""
+        return [line for line in self.lines if line.problem]
+
+    @property
+    def total(self) -> Decimal:
+        """Return the total at current prices of the lines that can be bought."""
+        return sum((line.subtotal for line in self.lines if not line.problem), Decimal("0.00"))
+
+    @property
+    def count(self) -> int:
+        """Return the number of items in the cart."""
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def can_check_out(self) -> bool:
+        """Return whether the cart has something in it and nothing that blocks checkout."""
+        return bool(self.lines) and not self.problems
+
+
+def cart_lines(cart: Cart) -> list[CartLine]:
+    """Return the cart's lines in the order they were added, with their products in one query."""
+    quantities = cart.quantities()
+    if not quantities:
+        return []
+    products = Product.objects.only(*CART_PRODUCT_COLUMNS).in_bulk(list(quantities))
+    return [
+        CartLine(product_id=product_id, quantity=quantity, product=products.get(product_id))
+        for product_id, quantity in quantities.items()
+    ]
+
+
+def cart_summary(cart: Cart) -> CartSummary:
+    """Return the cart's lines and totals at current prices, with their products in one query."""
+    return CartSummary(lines=cart_lines(cart))
+
+
+def product_for_cart(*, product_id: int) -> Product | None:
+    """Return the product with the columns a cart change checks, or None when there is none."""
+    return Product.objects.only("id", "name", "stock", "is_active").filter(pk=product_id).first()
+
+
+def customer_email_taken(*, email: str) -> bool:
+    """Return whether a customer already has this email, whatever its case."""
+    # Lower(email) is what customer_email_unique_ci indexes: this lookup uses that index.
+    return Customer.objects.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email))).exists()
+
+
+def _order_items() -> Prefetch:
+    """Return the prefetch of orders' items with their products' names and their subtotals."""
+    items = (
+        OrderItem.objects.select_related("product")
+        .only("id", "order", "quantity", "unit_price", "product__id", "product__name", "product__slug")
+        .annotate(subtotal=F("quantity") * F("unit_price"))
+        .order_by("pk")
+    )
+    return Prefetch("items", queryset=items)
+
+
+def orders_for_user(*, user: User) -> QuerySet[Order]:
+    """Return the orders of the user's customer, newest first, each with its items."""
+    # Filtering through the join spares a query for the customer row; no customer, no orders.
+    return (
+        Order.objects.filter(customer__user=user)
+        .only("id", "status", "total", "created")
+        .order_by("-created", "-pk")
+        .prefetch_related(_order_items())
+    )
+
+
+def order_for_user(*, user: User, pk: int) -> Order | None:
+    """Return order `pk` with its items if it belongs to the user's customer, else None."""
+    # The owner is part of the WHERE clause: another customer's order is simply not found.
+    return orders_for_user(user=user).filter(pk=pk).first()

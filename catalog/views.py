@@ -1,0 +1,49 @@
+"""The catalog pages: thin, each reads through catalog.selectors."""
+
+from django.core.paginator import EmptyPage, Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from catalog import selectors
+from catalog.forms import SORT_LABELS, ProductFilterForm
+
+PAGE_SIZE = 24
+
+
+@require_GET
+def home(request):
+    return render(
+        request,
+        "catalog/home.html",
+        {"categories": selectors.categories_with_counts(), "newest": selectors.newest_products()},
+    )
+
+
+@require_GET
+def category(request, slug: str):
+    category = selectors.category_by_slug(slug)
+    form = ProductFilterForm(request.GET, facets=list(category.facets))
+    valid = form.is_valid()
+    filters = form.filters()  # the valid part: a bad price is shown as an error, not applied
+    paginator = Paginator(selectors.products_for_listing(category=category, filters=filters), PAGE_SIZE)
+    try:
+        page = paginator.page(form.page_number())
+    except EmptyPage:
+        raise Http404("No such page") from None
+    context = {
+        "category": category,
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "facets": selectors.facet_counts(category=category, filters=filters),
+        "sort_labels": SORT_LABELS,
+    }
+    return render(request, "catalog/category.html", context, status=200 if valid else 400)
+
+
+@require_GET
+def product(request, slug: str):
+    product = selectors.product_for_page(slug)
+    context = {"product": product, "related": selectors.related_products(product=product)}
+    return render(request, "catalog/product.html", context)

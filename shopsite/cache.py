@@ -1,0 +1,85 @@
+"""Cache helpers: versioned namespaces, invalidation on commit, one rebuild at a time.
+
+A namespace ("catalog", "dashboard") has a version number kept in Redis. Keys embed it, so a
+write that changes the namespace's data bumps the version once (in `transaction.on_commit`) and
+every old key is simply never read again and expires on its own: no `KEYS` scan, no list of keys
+to delete. When Redis is down every helper degrades to "not cached": callers compute from the
+database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.cache import cache
+from django.db import transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("shopsite.cache")
+
+T = TypeVar("T")
+
+VERSION_TIMEOUT = None  # namespace versions never expire: a lost version would resurrect old keys
+MISSING = object()
+
+
+def namespace_version(namespace: str) -> int:
+    """Return the current version of a namespace (1 if it was never bumped)."""
+    version = cache.get(f"ns:{namespace}")
+    if version is None:
+        # add() is atomic: if another process set it meanwhile, keep theirs.
+        cache.add(f"ns:{namespace}", 1, VERSION_TIMEOUT)
+        version = cache.get(f"ns:{namespace}", 1)
+    return int(version)
+
+
+def namespace_bump(namespace: str) -> None:
+    """Move a namespace to a new version: every key built with the old one is stale."""
+    try:
+        cache.incr(f"ns:{namespace}")
+    except ValueError:  # never set, or evicted: start above any version a reader may have cached
+        cache.set(f"ns:{namespace}", int(time.time()), VERSION_TIMEOUT)
+
+
+def namespace_bump_on_commit(namespace: str) -> None:
+    """Bump the namespace once the current transaction commits (now, outside a transaction)."""
+    transaction.on_commit(lambda: namespace_bump(namespace))
+
+
+def versioned_key(namespace: str, *parts: object) -> str:
+    """Return a cache key in the namespace's current version."""
+    return ":".join([namespace, f"v{namespace_version(namespace)}", *map(str, parts)])
+
+
+def get_or_build(key: str, build: Callable[[], T], *, timeout: int, wait: float = 2.0) -> T:
+    """Return the cached value of `key`, or build it: one process builds while the others wait
+    up to `wait` seconds for its result (then build it themselves rather than fail)."""
+    value = cache.get(key, MISSING)
+    if value is not MISSING:
+        return value
+    lock = cache.lock(f"lock:{key}", timeout=max(int(wait * 5), 10), blocking_timeout=0)
+    try:
+        acquired = lock.acquire(blocking=False) if lock is not None else False
+    except RedisError:
+        logger.warning("cache lock for %s unavailable: building without it", key)
+        return build()
+    if acquired:
+        try:
+            value = build()
+            cache.set(key, value, timeout)
+            return value
+        finally:
+            with contextlib.suppress(RedisError):  # it expires on its own
+                lock.release()
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = cache.get(key, MISSING)
+        if value is not MISSING:
+            return value
+    logger.info("waited %.1fs for another process to build %s: building it here", wait, key)
+    return build()

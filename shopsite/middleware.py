@@ -1,0 +1,129 @@
+"""Middleware that routes each request's reads (see shopsite.router)."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core import signing
+from django.db import InterfaceError, OperationalError, connections
+
+from shopsite.replicas import parse_lsn, pool
+from shopsite.router import PRIMARY, Route, current_route
+
+# Statements that change nothing; anything else on the primary counts as a write.
+READ_ONLY = re.compile(
+    r"[\s(]*(SELECT|SHOW|EXPLAIN|SET|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|DECLARE|FETCH|CLOSE)\b",
+    re.IGNORECASE,
+)
+WRITE_IN_CTE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+COOKIE_SALT = "shopsite.read-your-writes"
+
+
+class ReplicaRoutingMiddleware:
+    """Route the request's reads, and remember the primary's WAL position after a write.
+
+    Goes near the top of MIDDLEWARE, so that it sees the session being saved as a write.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        route = Route(
+            pin_primary=request.path.startswith(settings.ADMIN_URL_PREFIX),
+            required_lsn=self._client_lsn(request),
+        )
+        token = current_route.set(route)
+        try:
+            with connections[PRIMARY].execute_wrapper(_WriteDetector(route)):
+                response = self.get_response(request)
+            if route.wrote:
+                self._remember_lsn(response)
+            elif route.caught_up:
+                response.delete_cookie(settings.READ_YOUR_WRITES_COOKIE)
+            _add_server_timing(response, f'db-route;desc="{route.replica or "none"}"')
+            return response
+        finally:
+            current_route.reset(token)
+
+    def _client_lsn(self, request) -> int | None:
+        try:
+            value = request.get_signed_cookie(
+                settings.READ_YOUR_WRITES_COOKIE,
+                salt=COOKIE_SALT,
+                max_age=settings.READ_YOUR_WRITES_SECONDS,
+            )
+            return int(value)
+        except (KeyError, signing.BadSignature, ValueError):
+            return None  # no cookie, or forged, expired, garbled: as if none
+
+    def _remember_lsn(self, response) -> None:
+        with connections[PRIMARY].cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_lsn()::text")
+            (lsn,) = cursor.fetchone()
+        response.set_signed_cookie(
+            settings.READ_YOUR_WRITES_COOKIE,
+            str(parse_lsn(lsn)),
+            salt=COOKIE_SALT,
+            max_age=settings.READ_YOUR_WRITES_SECONDS,
+            httponly=True,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
+
+
+class _WriteDetector:
+    """An execute wrapper on the primary that marks the route when a statement writes."""
+
+    def __init__(self, route: Route):
+        self.route = route
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.route.wrote and _writes(sql):
+            self.route.wrote = True
+        return execute(sql, params, many, context)
+
+
+def _writes(sql: str) -> bool:
+    if READ_ONLY.match(sql):
+        return False
+    if sql.lstrip(" \t\n(")[:4].upper() == "WITH":
+        return bool(WRITE_IN_CTE.search(sql))
+    return True
+
+
+class ReplicaFallbackMiddleware:
+    """Run a read-only view again on the primary when its replica fails under it.
+
+    Goes last in MIDDLEWARE: it calls the view itself, so every other middleware's process_view
+    (CSRF among them) must have run first.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        route = current_route.get()
+        try:
+            return view_func(request, *view_args, **view_kwargs)
+        except (OperationalError, InterfaceError) as error:
+            replica = route.replica if route else None
+            if replica in (None, PRIMARY) or route.wrote or _connection_usable(replica):
+                raise
+            pool.mark_down(replica, str(error).strip().splitlines()[0] if str(error).strip() else "error")
+            route.replica = PRIMARY
+            return view_func(request, *view_args, **view_kwargs)
+
+
+def _connection_usable(alias: str) -> bool:
+    connection = connections[alias]
+    return connection.connection is not None and connection.is_usable()
+
+
+def _add_server_timing(response, entry: str) -> None:
+    existing = response.get("Server-Timing")
+    response["Server-Timing"] = f"{existing}, {entry}" if existing else entry

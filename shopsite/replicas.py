@@ -1,0 +1,148 @@
+"""The replicas this process reads from: which are healthy, checked at most once per interval.
+
+A replica is taken out of rotation when it does not answer (refused, or silent past its
+`connect_timeout`), is not in recovery, or lags more than REPLICA_MAX_LAG_SECONDS or
+REPLICA_MAX_LAG_BYTES; it is checked again after REPLICA_BACKOFF_SECONDS. State is per process
+(each gunicorn worker keeps its own), guarded by a lock because threads share it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import Error as DatabaseError
+from django.db import connections
+
+logger = logging.getLogger("shopsite.replicas")
+
+# Lag in bytes is what the replica received but has not replayed. Lag in seconds is 0 while it
+# has replayed all it received: an idle primary sends nothing, and the time since the last
+# replayed commit would grow forever.
+HEALTH_SQL = """
+    SELECT pg_is_in_recovery(),
+           COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0),
+           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END
+"""
+
+
+@dataclass
+class ReplicaState:
+    healthy: bool = True
+    checked_at: float = float("-inf")  # time.monotonic() of the last check
+    down_until: float = float("-inf")
+    reason: str = ""
+
+
+def parse_lsn(text: str) -> int:
+    """Return a WAL position ("16/B374D848") as a number, for comparisons."""
+    high, low = text.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+class ReplicaPool:
+    def __init__(self):
+        self._states: dict[str, ReplicaState] = {}
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Forget every replica's state (tests, and settings changes)."""
+        with self._lock:
+            self._states.clear()
+
+    def choose(self) -> str | None:
+        """Return a healthy replica picked at random, or None when there is none.
+
+        At most one replica is checked per call, so a request waits at most one connect timeout
+        for a replica that does not answer, however many replicas there are.
+        """
+        candidates = list(settings.REPLICA_ALIASES)
+        random.shuffle(candidates)
+        checked = False
+        for alias in candidates:
+            due, healthy = self._due(alias)
+            if due:
+                if checked:
+                    continue  # another call checks it
+                checked = True
+                self._check(alias)
+                healthy = self._states[alias].healthy
+            if healthy:
+                return alias
+        return None
+
+    def _due(self, alias: str) -> tuple[bool, bool]:
+        """Return (whether the replica is due a check, whether it is healthy as last seen).
+
+        Claims the check: other threads keep the last answer until it is done.
+        """
+        now = time.monotonic()
+        with self._lock:
+            state = self._states.setdefault(alias, ReplicaState())
+            if now < state.down_until:
+                return False, False
+            due = now - state.checked_at >= settings.REPLICA_CHECK_INTERVAL
+            if due:
+                state.checked_at = now
+            return due, state.healthy or due
+
+    def mark_down(self, alias: str, reason: str) -> None:
+        """Take a replica out of rotation for the back-off period."""
+        with self._lock:
+            state = self._states.setdefault(alias, ReplicaState())
+            was_healthy = state.healthy
+            state.healthy = False
+            state.reason = reason
+            state.down_until = time.monotonic() + settings.REPLICA_BACKOFF_SECONDS
+            state.checked_at = float("-inf")  # check again as soon as the back-off ends
+        connections[alias].close()
+        if was_healthy:
+            logger.warning(
+                "replica %s taken out for %ss: %s", alias, settings.REPLICA_BACKOFF_SECONDS, reason
+            )
+
+    def replay_lsn(self, alias: str) -> int | None:
+        """Return the WAL position a replica has replayed up to, or None if it cannot say."""
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
+                (lsn,) = cursor.fetchone()
+        except DatabaseError as error:
+            self.mark_down(alias, _first_line(error))
+            return None
+        return parse_lsn(lsn) if lsn else None
+
+    def _check(self, alias: str) -> None:
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute(HEALTH_SQL)
+                in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
+        except DatabaseError as error:
+            self.mark_down(alias, _first_line(error))
+            return
+        if not in_recovery:
+            self.mark_down(alias, "not in recovery: it is a primary, not a replica")
+        elif lag_seconds > settings.REPLICA_MAX_LAG_SECONDS:
+            self.mark_down(alias, f"lags {lag_seconds:.1f}s (limit {settings.REPLICA_MAX_LAG_SECONDS}s)")
+        elif lag_bytes > settings.REPLICA_MAX_LAG_BYTES:
+            self.mark_down(alias, f"lags {int(lag_bytes)} bytes (limit {settings.REPLICA_MAX_LAG_BYTES})")
+        else:
+            with self._lock:
+                state = self._states[alias]
+                was_down = not state.healthy
+                state.healthy, state.reason = True, ""
+            if was_down:
+                logger.info("replica %s put back", alias)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+pool = ReplicaPool()

@@ -1,0 +1,86 @@
+"""The database router: writes to the primary, reads to a healthy replica, never a stale read
+of the client's own writes.
+
+Reads go to a replica only inside a request (or a `replica_reads()` block), and only when none
+of these holds, in which case they go to the primary:
+- the request is an admin request (staff must see what they just saved);
+- the request has written, or the primary connection is inside `transaction.atomic`;
+- the client wrote recently and the replica has not replayed that write yet: after a request
+  that writes, the response remembers the primary's WAL position in a signed cookie, and later
+  requests compare it with the replica's `pg_last_wal_replay_lsn()` (what GitLab's database
+  load balancer does);
+- no replica is healthy (see shopsite.replicas).
+The per-request state lives in a ContextVar, so it is right under threads and ASGI alike.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connections
+
+from shopsite.replicas import pool
+
+PRIMARY = "default"
+
+
+@dataclass
+class Route:
+    """How the current request reads: decided once, at its first read."""
+
+    pin_primary: bool = False  # admin requests
+    wrote: bool = False  # set by the middleware when a statement on the primary writes
+    required_lsn: int | None = None  # the client's last write, from its cookie
+    replica: str | None = None  # the alias chosen for this request's reads
+    caught_up: bool = False  # the replica has replayed the client's last write: drop the cookie
+
+    def read_alias(self) -> str:
+        if self.pin_primary or self.wrote or connections[PRIMARY].in_atomic_block:
+            return PRIMARY
+        if self.replica is None:
+            self.replica = self._choose()
+        return self.replica
+
+    def _choose(self) -> str:
+        replica = pool.choose()
+        if replica is None:
+            return PRIMARY
+        if self.required_lsn is not None:
+            replayed = pool.replay_lsn(replica)
+            if replayed is None or replayed < self.required_lsn:
+                return PRIMARY  # not caught up with this client's writes yet
+            self.caught_up = True
+        return replica
+
+
+current_route: ContextVar[Route | None] = ContextVar("shopsite_route", default=None)
+
+
+@contextmanager
+def replica_reads():
+    """Let code outside a request (a management command, a script) read from the replicas."""
+    token = current_route.set(Route())
+    try:
+        yield
+    finally:
+        current_route.reset(token)
+
+
+class PrimaryReplicaRouter:
+    def db_for_read(self, model, **hints):
+        route = current_route.get()
+        return PRIMARY if route is None else route.read_alias()
+
+    def db_for_write(self, model, **hints):
+        return PRIMARY
+
+    def allow_relation(self, obj1, obj2, **hints):
+        # Replicas hold the primary's rows: an object read from one may relate to one from another.
+        aliases = {PRIMARY, *settings.REPLICA_ALIASES}
+        return obj1._state.db in aliases and obj2._state.db in aliases
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        return db == PRIMARY

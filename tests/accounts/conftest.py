@@ -1,0 +1,18 @@
+import pytest
+from django.test import Client
+
+from accounts.models import Customer
+from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture
+def customer(db) -> Customer:
+    """Return a customer with a user account."""
+    return CustomerFactory(user=UserFactory())
+
+
+@pytest.fixture
+def customer_client(client: Client, customer: Customer) -> Client:
+    """Return a client logged in as `customer`'s user."""
+    client.force_login(customer.user)
+    return client

@@ -1,0 +1,91 @@
+"""shopsite.cache: versioned namespaces, invalidation on commit, one rebuild at a time."""
+
+import threading
+
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+
+from shopsite.cache import (
+    get_or_build,
+    namespace_bump,
+    namespace_bump_on_commit,
+    namespace_version,
+    versioned_key,
+)
+
+
+def test_a_namespace_starts_at_version_1_and_bumps_by_one():
+    assert namespace_version("things") == 1
+    namespace_bump("things")
+    assert namespace_version("things") == 2
+    assert versioned_key("things", "list", 3) == "things:v2:list:3"
+
+
+def test_a_bump_of_a_lost_version_jumps_above_any_old_version():
+    namespace_bump("never-seen")
+    assert namespace_version("never-seen") > 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bump_on_commit_waits_for_the_commit_and_is_dropped_on_rollback():
+    with transaction.atomic():
+        namespace_bump_on_commit("things")
+        assert namespace_version("things") == 1
+    assert namespace_version("things") == 2
+
+    def bump_then_fail():
+        with transaction.atomic():
+            namespace_bump_on_commit("things")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        bump_then_fail()
+    assert namespace_version("things") == 2
+
+
+def test_get_or_build_builds_once_then_serves_the_cache():
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"answer": 42}
+
+    assert get_or_build("answer", build, timeout=60) == {"answer": 42}
+    assert get_or_build("answer", build, timeout=60) == {"answer": 42}
+    assert len(calls) == 1
+
+
+def test_get_or_build_lets_one_thread_build_while_the_others_wait_for_its_value():
+    calls = []
+    started = threading.Barrier(5)
+
+    def slow_build():
+        calls.append(1)
+        threading.Event().wait(0.3)
+        return "built"
+
+    results = []
+
+    def reader():
+        started.wait()
+        results.append(get_or_build("slow", slow_build, timeout=60, wait=5))
+
+    threads = [threading.Thread(target=reader) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == ["built"] * 5
+    assert len(calls) == 1
+
+
+def test_get_or_build_builds_without_redis(settings):
+    settings.CACHES = {
+        "default": settings.CACHES["default"] | {"LOCATION": "redis://127.0.0.1:1/0"},
+    }
+
+    assert get_or_build("anything", lambda: "from the database", timeout=60) == "from the database"
+    assert cache.get("anything") is None
+    assert namespace_version("things") == 1
