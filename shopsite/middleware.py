@@ -42,7 +42,7 @@ class ReplicaRoutingMiddleware:
                 self._remember_lsn(response)
             elif route.caught_up:
                 response.delete_cookie(settings.READ_YOUR_WRITES_COOKIE)
-            _add_server_timing(response, f'db-route;desc="{route.replica or "none"}"')
+            _add_server_timing(response, f'db-route;desc="{"+".join(sorted(route.served)) or "none"}"')
             return response
         finally:
             current_route.reset(token)
@@ -116,6 +116,7 @@ class ReplicaFallbackMiddleware:
                 raise
             pool.mark_down(replica, str(error).strip().splitlines()[0] if str(error).strip() else "error")
             route.replica = PRIMARY
+            route.served.discard(replica)  # it answered nothing
             return view_func(request, *view_args, **view_kwargs)
 
 

@@ -65,31 +65,29 @@ class ReplicaPool:
         random.shuffle(candidates)
         checked = False
         for alias in candidates:
-            due, healthy = self._due(alias)
-            if due:
-                if checked:
-                    continue  # another call checks it
+            status = self._status(alias, may_check=not checked)
+            if status == "check":
                 checked = True
                 self._check(alias)
-                healthy = self._states[alias].healthy
-            if healthy:
+                status = "healthy" if self._states[alias].healthy else "down"
+            if status == "healthy":
                 return alias
         return None
 
-    def _due(self, alias: str) -> tuple[bool, bool]:
-        """Return (whether the replica is due a check, whether it is healthy as last seen).
-
-        Claims the check: other threads keep the last answer until it is done.
-        """
+    def _status(self, alias: str, *, may_check: bool) -> str:
+        """Return "healthy", "down", "check" (due a check, now claimed by the caller: other
+        threads keep the last answer meanwhile) or "skip" (due a check the caller may not make)."""
         now = time.monotonic()
         with self._lock:
             state = self._states.setdefault(alias, ReplicaState())
             if now < state.down_until:
-                return False, False
-            due = now - state.checked_at >= settings.REPLICA_CHECK_INTERVAL
-            if due:
+                return "down"
+            if now - state.checked_at >= settings.REPLICA_CHECK_INTERVAL:
+                if not may_check:
+                    return "skip"
                 state.checked_at = now
-            return due, state.healthy or due
+                return "check"
+            return "healthy" if state.healthy else "down"
 
     def mark_down(self, alias: str, reason: str) -> None:
         """Take a replica out of rotation for the back-off period."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections
@@ -36,13 +36,17 @@ class Route:
     required_lsn: int | None = None  # the client's last write, from its cookie
     replica: str | None = None  # the alias chosen for this request's reads
     caught_up: bool = False  # the replica has replayed the client's last write: drop the cookie
+    served: set[str] = field(default_factory=set)  # every alias that served a read, for the header
 
     def read_alias(self) -> str:
         if self.pin_primary or self.wrote or connections[PRIMARY].in_atomic_block:
-            return PRIMARY
-        if self.replica is None:
-            self.replica = self._choose()
-        return self.replica
+            alias = PRIMARY
+        else:
+            if self.replica is None:
+                self.replica = self._choose()
+            alias = self.replica
+        self.served.add(alias)
+        return alias
 
     def _choose(self) -> str:
         replica = pool.choose()
