@@ -19,6 +19,8 @@ from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from shopsite.timing import count_cache
+
 logger = logging.getLogger("shopsite.cache")
 
 T = TypeVar("T")
@@ -59,6 +61,7 @@ def get_or_build(key: str, build: Callable[[], T], *, timeout: int, wait: float 
     """Return the cached value of `key`, or build it: one process builds while the others wait
     up to `wait` seconds for its result (then build it themselves rather than fail)."""
     value = cache.get(key, MISSING)
+    count_cache(hit=value is not MISSING)
     if value is not MISSING:
         return value
     lock = cache.lock(f"lock:{key}", timeout=max(int(wait * 5), 10), blocking_timeout=0)

@@ -26,6 +26,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it times every query of the request, the session's and the router's too.
+    "shopsite.timing.QueryTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session middleware, so that saving the session counts as the request's write.
@@ -87,6 +89,7 @@ REPLICA_ALIASES = [alias for alias in DATABASES if alias != "default"]
 # --- Routing: writes to the primary, reads to replicas (shopsite.router) -----------------------
 
 DATABASE_ROUTERS = ["shopsite.router.PrimaryReplicaRouter"]
+SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)  # slower queries are logged by shopsite.slow_queries
 REPLICA_CHECK_INTERVAL = env.float("REPLICA_CHECK_INTERVAL", default=2.0)  # seconds between checks
 REPLICA_BACKOFF_SECONDS = env.float("REPLICA_BACKOFF_SECONDS", default=10.0)  # out of rotation after a fault
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
