@@ -215,13 +215,24 @@ def main() -> None:
     (BASE_DIR / "bench" / "results" / "ingest.md").write_text(report)
 
 
-def render(rows, args) -> str:
+def machine_line() -> str:
+    """Return one line naming the machine, the database and Redis versions, and the commit."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()
+    redis_version = next((word[2:] for word in redis if word.startswith("v=")), "unknown")
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"Machine: {os.cpu_count()} cores, {memory:.0f} GiB, {platform.platform()}, "
+        f"Python {platform.python_version()}, PostgreSQL {pg_version}, Redis {redis_version}, "
+        f"commit {_commit()}"
+    )
+
+
+def render(rows, args) -> str:
     rates = {name: count / seconds for name, count, seconds in rows}
     save_rate = rows[0][1] / rows[0][2]
     copy_rate = rows[-1][1] / rows[-1][2]
@@ -229,8 +240,7 @@ def render(rows, args) -> str:
         "# Ingest benchmark",
         "",
         f"Command: `.venv/bin/python bench/ingest.py {' '.join(sys.argv[1:])}`".rstrip(),
-        f"Machine: {os.cpu_count()} cores, {memory:.0f} GiB, {platform.platform()}, "
-        f"Python {platform.python_version()}, PostgreSQL {pg_version}, commit {_commit()}",
+        machine_line(),
         "",
         "| scenario | rows | seconds | rows/s | vs per-row save() | vs raw COPY |",
         "|---|---:|---:|---:|---:|---:|",

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path
 
 from shopsite.health import healthz
@@ -10,6 +11,10 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),
 ]
+
+if settings.BENCHMARK_HELLO_VIEW:
+    # The ceiling of bench/web.py: the same server and middleware, no template, no query.
+    urlpatterns.append(path("bench/hello", lambda request: HttpResponse("hello"), name="bench-hello"))
 
 if "debug_toolbar" in settings.INSTALLED_APPS:
     urlpatterns.append(path("__debug__/", include("debug_toolbar.urls")))

@@ -97,6 +97,7 @@ REPLICA_MAX_LAG_BYTES = env.int("REPLICA_MAX_LAG_BYTES", default=64 * 1024 * 102
 READ_YOUR_WRITES_COOKIE = "shopsite_rw"
 READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=300)  # how long a write pins reads
 ADMIN_URL_PREFIX = "/admin/"
+BENCHMARK_HELLO_VIEW = env.bool("BENCHMARK_HELLO_VIEW", default=False)  # /bench/hello for bench/web.py
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
