@@ -47,6 +47,7 @@ migrate: stack-up ## Apply migrations to the primary
 
 seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 orders) if it is empty
 	$(PY) manage.py seed_demo --if-empty
+	$(PY) manage.py refresh_reports || [ $$? -eq 75 ]  # 75: another refresh is running, fine
 	@grep '^demo-staff ' var/demo-logins.txt 2>/dev/null | awk '{print "Staff login for /admin/: " $$1 " / " $$2}' || true
 
 run: seed ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000

@@ -1,0 +1,264 @@
+"""Reads of the reports app: the report views and the refresh log, never the order tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection, models
+from django.db.models import Q, Sum
+
+from reports.models import (
+    REPORT_MODELS,
+    CategoryMonthly,
+    CustomersDaily,
+    CustomerValue,
+    ProductSales,
+    SalesDaily,
+)
+from shopsite.cache import get_or_build, namespace_version
+
+DASHBOARD_NAMESPACE = "dashboard"
+# A refresh bumps the namespace at once; the timeout bounds the memory of unused ranges.
+DASHBOARD_CACHE_TIMEOUT = 15 * 60
+# In every key: change it with the shape of a cached block, so a deploy never unpickles an old one.
+DASHBOARD_BLOCKS_FORMAT = 1
+TOP_ROWS = 10
+KPI_PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
+CSV_CHUNK_SIZE = 2_000  # rows fetched per round trip from the server-side cursor
+
+
+@dataclass(frozen=True)
+class Freshness:
+    view: str
+    populated: bool
+    refreshed: datetime | None  # when the newest logged refresh started: the data is as of then
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    days: int
+    revenue: Decimal
+    orders: int
+    new_customers: int
+
+    @property
+    def average_order_value(self) -> Decimal | None:
+        return (self.revenue / self.orders).quantize(Decimal("0.01")) if self.orders else None
+
+
+@dataclass(frozen=True)
+class DaySales:
+    day: date
+    orders: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    category_id: int
+    name: str
+    revenue_by_month: list[Decimal]
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class CategoryMonths:
+    months: list[date]
+    rows: list[CategoryRow]  # the best-selling category first
+    totals: list[Decimal]  # per month, over every category
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.totals, Decimal(0))
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    date_from: date
+    date_to: date
+    orders_over: int  # top customers have more than this many orders
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """Every block of the dashboard; a block is None while its views were never refreshed."""
+
+    freshness: dict[str, Freshness]
+    kpis: list[Period] | None
+    sales: list[DaySales] | None
+    top_products: list[dict] | None
+    top_customers: list[dict] | None
+    categories: CategoryMonths | None
+
+
+def reports_freshness(views: Sequence[str]) -> dict[str, Freshness]:
+    """Return, in one query, whether each view is populated and when it was last refreshed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT v.view, COALESCE(m.ispopulated, false), newest.started
+            FROM unnest(%s::text[]) AS v(view)
+            LEFT JOIN pg_matviews m ON m.matviewname = v.view AND m.schemaname = current_schema()
+            LEFT JOIN LATERAL (
+                SELECT started FROM reports_refreshlog r WHERE r.view = v.view ORDER BY started DESC LIMIT 1
+            ) newest ON true
+            """,
+            [list(views)],
+        )
+        return {view: Freshness(view, populated, started) for view, populated, started in cursor.fetchall()}
+
+
+def sales_kpis(*, today: date) -> list[Period]:
+    """Return revenue, orders and new customers of today, the last 7 and the last 30 days."""
+    since = today - timedelta(days=max(days for _, days in KPI_PERIODS))
+
+    def within(days: int) -> Q:
+        return Q(day__gt=today - timedelta(days=days))
+
+    sales = SalesDaily.objects.filter(day__gt=since, day__lte=today).aggregate(
+        **{
+            f"revenue_{days}": Sum("revenue", filter=within(days), default=Decimal(0))
+            for _, days in KPI_PERIODS
+        },
+        **{f"orders_{days}": Sum("orders", filter=within(days), default=0) for _, days in KPI_PERIODS},
+    )
+    customers = CustomersDaily.objects.filter(day__gt=since, day__lte=today).aggregate(
+        **{f"new_{days}": Sum("new_customers", filter=within(days), default=0) for _, days in KPI_PERIODS}
+    )
+    return [
+        Period(label, days, sales[f"revenue_{days}"], sales[f"orders_{days}"], customers[f"new_{days}"])
+        for label, days in KPI_PERIODS
+    ]
+
+
+def _days(date_from: date, date_to: date) -> Iterator[date]:
+    # Ordinals, not date + timedelta: no OverflowError at date.max.
+    return (date.fromordinal(n) for n in range(date_from.toordinal(), date_to.toordinal() + 1))
+
+
+def months_between(date_from: date, date_to: date) -> list[date]:
+    """Return the first day of every month from date_from's to date_to's."""
+    first, last = date_from.year * 12 + date_from.month - 1, date_to.year * 12 + date_to.month - 1
+    return [date(n // 12, n % 12 + 1, 1) for n in range(first, last + 1)]
+
+
+def sales_by_day(*, date_from: date, date_to: date) -> list[DaySales]:
+    """Return orders and revenue of every day of the range, 0 on days without sales."""
+    rows = (
+        SalesDaily.objects.filter(day__gte=date_from, day__lte=date_to)
+        .order_by()
+        .values_list("day", "orders", "revenue")
+    )
+    return every_day(date_from, date_to, rows)
+
+
+def every_day(date_from: date, date_to: date, rows: Iterable[tuple[date, int, Decimal]]) -> list[DaySales]:
+    """Return (day, orders, revenue) rows as one DaySales a day of the range, 0 on missing days."""
+    sold = {day: (orders, revenue) for day, orders, revenue in rows}
+    return [DaySales(day, *sold.get(day, (0, Decimal(0)))) for day in _days(date_from, date_to)]
+
+
+def top_products(*, limit: int = TOP_ROWS) -> list[dict]:
+    """Return the products with the most revenue, all time."""
+    return list(
+        ProductSales.objects.order_by("-revenue", "product_id").values(
+            "product_id", "name", "sku", "category_name", "units", "revenue", "last_sold"
+        )[:limit]
+    )
+
+
+def top_customers(*, orders_over: int, limit: int = TOP_ROWS) -> list[dict]:
+    """Return the customers who spent most, all time, among those with more than `orders_over` orders."""
+    return list(
+        CustomerValue.objects.filter(orders__gt=orders_over)
+        .order_by("-total_spent", "customer_id")
+        .values("customer_id", "name", "email", "orders", "total_spent", "last_order")[:limit]
+    )
+
+
+def category_revenue_by_month(*, date_from: date, date_to: date) -> CategoryMonths:
+    """Return each category's revenue in every month the range touches, best-selling first."""
+    months = months_between(date_from, date_to)
+    rows = (
+        CategoryMonthly.objects.filter(month__gte=months[0], month__lte=months[-1])
+        .order_by()
+        .values_list("category_id", "category_name", "month", "revenue")
+    )
+    return category_months(months, rows)
+
+
+def category_months(months: list[date], rows: Iterable[tuple[int, str, date, Decimal]]) -> CategoryMonths:
+    """Pivot (category id, name, month, revenue) rows into a row of months per category."""
+    column = {month: n for n, month in enumerate(months)}
+    by_category: dict[int, tuple[str, list[Decimal]]] = {}
+    for category_id, name, month, revenue in rows:
+        by_category.setdefault(category_id, (name, [Decimal(0)] * len(months)))[1][column[month]] = revenue
+    categories = sorted(
+        (
+            CategoryRow(category_id, name, revenue, sum(revenue, Decimal(0)))
+            for category_id, (name, revenue) in by_category.items()
+        ),
+        key=lambda row: (-row.total, row.name),
+    )
+    totals = [sum((row.revenue_by_month[n] for row in categories), Decimal(0)) for n in range(len(months))]
+    return CategoryMonths(months, categories, totals)
+
+
+def dashboard_data(*, filters: DashboardFilters, today: date) -> DashboardData:
+    """Return every block of the dashboard, each from Redis when cached, else from its views.
+
+    Keys embed the namespace version that each refresh bumps, so a refresh shows at once; one
+    request builds a missing block while others wait for it. Without Redis, every block comes
+    from the views.
+    """
+    version = namespace_version(DASHBOARD_NAMESPACE)
+
+    def cached(build, *parts):
+        key = ":".join([DASHBOARD_NAMESPACE, f"v{version}", f"f{DASHBOARD_BLOCKS_FORMAT}", *map(str, parts)])
+        return get_or_build(key, build, timeout=DASHBOARD_CACHE_TIMEOUT)
+
+    freshness = cached(lambda: reports_freshness(list(REPORT_MODELS)), "freshness")
+
+    def block(models_read: Iterable[type[models.Model]], build, *parts):
+        # An unpopulated view cannot be read at all (PostgreSQL raises): say so instead.
+        if all(freshness[model._meta.db_table].populated for model in models_read):
+            return cached(build, *parts)
+        return None
+
+    date_from, date_to = filters.date_from, filters.date_to
+    return DashboardData(
+        freshness=freshness,
+        kpis=block([SalesDaily, CustomersDaily], lambda: sales_kpis(today=today), "kpis", today),
+        sales=block(
+            [SalesDaily],
+            lambda: sales_by_day(date_from=date_from, date_to=date_to),
+            "sales",
+            date_from,
+            date_to,
+        ),
+        top_products=block([ProductSales], top_products, "products"),
+        top_customers=block(
+            [CustomerValue],
+            lambda: top_customers(orders_over=filters.orders_over),
+            "customers",
+            filters.orders_over,
+        ),
+        categories=block(
+            [CategoryMonthly],
+            lambda: category_revenue_by_month(date_from=date_from, date_to=date_to),
+            "categories",
+            date_from.replace(day=1),
+            date_to.replace(day=1),
+        ),
+    )
+
+
+def report_rows(model: type[models.Model]) -> tuple[list[str], Iterator[tuple]]:
+    """Return a report's column names and an iterator over all its rows, in the report's order,
+    read in chunks from a server-side cursor: one query, and constant memory, at any size."""
+    columns = [field.attname for field in model._meta.concrete_fields]
+    return columns, model.objects.values_list(*columns).iterator(chunk_size=CSV_CHUNK_SIZE)

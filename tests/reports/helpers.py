@@ -1,0 +1,51 @@
+"""Helpers for the reports tests: shop data to aggregate, and views put back as migrations leave them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Order
+from reports.models import REPORT_MODELS
+from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=timezone.get_current_timezone())
+
+
+def make_sales(n: int, *, today: date | None = None, status: str = "paid") -> list[Order]:
+    """Create n orders, one a day back from today, each of its own customer, each with two lines
+    (1 x 10.00 and 2 x 5.00: 3 units, total 20.00) of the same two products of one category."""
+    today = today or timezone.localdate()
+    category = CategoryFactory()
+    shirt, sock = ProductFactory.create_batch(2, category=category)
+    orders = []
+    for k in range(n):
+        order = OrderFactory(
+            customer=CustomerFactory(),
+            status=status,
+            total=Decimal("20.00"),
+            created=noon(today - timedelta(days=k)),
+        )
+        OrderItemFactory(order=order, product=shirt, quantity=1, unit_price=Decimal("10.00"))
+        OrderItemFactory(order=order, product=sock, quantity=2, unit_price=Decimal("5.00"))
+        orders.append(order)
+    return orders
+
+
+def empty_report_views() -> None:
+    """Make every report view unpopulated again, as its migration creates it."""
+    with connection.cursor() as cursor:
+        for view in REPORT_MODELS:
+            cursor.execute(f"REFRESH MATERIALIZED VIEW {connection.ops.quote_name(view)} WITH NO DATA")
+
+
+def matviews() -> set[str]:
+    """Return the names of the materialized views in the database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT matviewname FROM pg_matviews WHERE schemaname = current_schema()")
+        return {name for (name,) in cursor.fetchall()}

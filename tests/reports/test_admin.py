@@ -1,0 +1,189 @@
+"""The report views in admin: read-only changelists, and CSV exports streamed at a fixed cost."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+
+from reports.models import REPORT_MODELS, CategoryMonthly, CustomerValue, ProductSales, RefreshLog, SalesDaily
+from reports.services import reports_refresh
+from tests.factories import UserFactory
+from tests.reports.helpers import make_sales
+
+pytestmark = pytest.mark.django_db
+
+REPORTS = [model._meta.model_name for model in REPORT_MODELS.values()]
+
+
+def changelist(model_name: str) -> str:
+    return reverse(f"admin:reports_{model_name}_changelist")
+
+
+def csv_url(model_name: str) -> str:
+    return reverse(f"admin:reports_{model_name}_csv")
+
+
+def make_shop(n: int) -> None:
+    """n days of sales by n customers, refreshed into the views."""
+    make_sales(n)
+    reports_refresh()
+
+
+def read_csv(response: StreamingHttpResponse) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+# Each after the user and the view's freshness ("data as of", and whether it can be read at all).
+CHANGELIST_QUERIES = {
+    # filtered count, full count, page, date hierarchy's range and its dates
+    "salesdaily": 2 + 5,
+    "customersdaily": 2 + 5,
+    # filtered count only (show_full_result_count off), page, the category filter's choices
+    "productsales": 2 + 3,
+    # filtered count, page
+    "customervalue": 2 + 2,
+    # filtered count, full count, page, date hierarchy's range and dates, the category filter's choices
+    "categorymonthly": 2 + 6,
+}
+
+
+@pytest.mark.parametrize("model_name", REPORTS)
+@pytest.mark.parametrize("n", [3, 30])
+def test_report_changelist_queries_do_not_grow(admin_client, django_assert_num_queries, model_name, n):
+    make_shop(n)
+
+    with django_assert_num_queries(CHANGELIST_QUERIES[model_name]):
+        response = admin_client.get(changelist(model_name))
+
+    assert response.status_code == 200
+    assert "Data as of " in response.content.decode()
+    assert f'href="{csv_url(model_name)}"' in response.content.decode()
+
+
+@pytest.mark.parametrize("model_name", REPORTS)
+@pytest.mark.parametrize("n", [3, 30])
+def test_csv_export_streams_every_row_in_three_queries_whatever_the_size(
+    admin_client, django_assert_num_queries, model_name, n
+):
+    make_shop(n)
+    model = next(model for model in REPORT_MODELS.values() if model._meta.model_name == model_name)
+
+    # user; freshness; the rows, read through one server-side cursor
+    with django_assert_num_queries(3):
+        response = admin_client.get(csv_url(model_name))
+        rows = read_csv(response)
+
+    assert isinstance(response, StreamingHttpResponse)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith(f'attachment; filename="{model._meta.db_table[8:]}-')
+    assert rows[0] == [field.attname for field in model._meta.concrete_fields]
+    assert len(rows) - 1 == model.objects.count()
+
+
+def test_csv_export_of_sales_by_day_has_the_views_values(admin_client):
+    make_shop(2)
+
+    rows = read_csv(admin_client.get(csv_url("salesdaily")))
+
+    assert rows[0] == ["day", "orders", "items", "revenue", "average_order_value"]
+    assert [row[1:] for row in rows[1:]] == [["1", "3", "20.00", "20.00"]] * 2
+
+
+def test_a_csv_export_streams_a_large_report_in_chunks(admin_client, django_assert_num_queries, monkeypatch):
+    monkeypatch.setattr("reports.selectors.CSV_CHUNK_SIZE", 7)
+    make_shop(40)
+
+    with django_assert_num_queries(3):
+        rows = read_csv(admin_client.get(csv_url("customervalue")))
+
+    assert len(rows) == 41
+
+
+@pytest.mark.parametrize("model_name", REPORTS)
+def test_reports_cannot_be_added_changed_or_deleted(admin_client, model_name):
+    make_shop(2)
+    model = next(model for model in REPORT_MODELS.values() if model._meta.model_name == model_name)
+    pk = model.objects.values_list("pk", flat=True).first()
+
+    assert admin_client.get(reverse(f"admin:reports_{model_name}_add")).status_code == 403
+    assert admin_client.post(reverse(f"admin:reports_{model_name}_delete", args=[pk])).status_code == 403
+    response = admin_client.post(reverse(f"admin:reports_{model_name}_change", args=[pk]), {})
+    assert response.status_code == 403
+    html = admin_client.get(changelist(model_name)).content.decode()
+    assert 'name="action"' not in html
+    assert reverse(f"admin:reports_{model_name}_add") not in html
+
+
+def test_refresh_log_is_read_only_and_filterable(admin_client, django_assert_num_queries):
+    make_shop(2)
+    log = RefreshLog.objects.first()
+
+    # user, filtered count, page of refreshes, date hierarchy's range and dates
+    with django_assert_num_queries(5):
+        response = admin_client.get(reverse("admin:reports_refreshlog_changelist"), {"view": log.view})
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [log]
+    assert admin_client.get(reverse("admin:reports_refreshlog_add")).status_code == 403
+
+
+def test_reports_are_sortable_by_any_column(admin_client):
+    make_shop(3)
+
+    response = admin_client.get(changelist("salesdaily"), {"o": "0"})  # by day, oldest first
+
+    days = [row.day for row in response.context["cl"].result_list]
+    assert days == sorted(days)
+
+
+def test_product_sales_are_searchable_by_name_or_sku(admin_client):
+    make_shop(2)
+    product = ProductSales.objects.order_by("product_id").first()
+
+    response = admin_client.get(changelist("productsales"), {"q": product.sku})
+
+    assert [row.product_id for row in response.context["cl"].result_list] == [product.product_id]
+    assert reverse("admin:catalog_product_change", args=[product.product_id]) in response.content.decode()
+
+
+def test_customer_value_filters_customers_by_orders(admin_client):
+    make_shop(3)
+
+    response = admin_client.get(changelist("customervalue"), {"orders_over": "1"})
+
+    assert list(response.context["cl"].result_list) == []
+    assert CustomerValue.objects.count() == 3
+
+
+def test_category_monthly_is_filterable_by_category(admin_client):
+    make_shop(2)
+    name = CategoryMonthly.objects.values_list("category_name", flat=True).first()
+
+    response = admin_client.get(changelist("categorymonthly"), {"category_name": name})
+
+    assert response.status_code == 200
+    assert {row.category_name for row in response.context["cl"].result_list} == {name}
+
+
+def test_an_unrefreshed_report_says_so_instead_of_failing(admin_client):
+    response = admin_client.get(changelist("salesdaily"))
+
+    assert response.status_code == 200
+    assert "was never refreshed" in response.content.decode()
+    assert admin_client.get(csv_url("salesdaily")).status_code == 409
+
+
+def test_staff_need_the_reports_view_permission(client):
+    make_shop(2)
+    user = UserFactory(is_staff=True)
+    client.force_login(user)
+    assert client.get(changelist("salesdaily")).status_code == 403
+    assert client.get(csv_url("salesdaily")).status_code == 403
+
+    user.user_permissions.add(Permission.objects.get(codename="view_salesdaily"))
+    client.force_login(user)
+    assert client.get(changelist("salesdaily")).status_code == 200
+    assert client.get(csv_url("salesdaily")).status_code == 200
+    assert SalesDaily.objects.count() == 2
