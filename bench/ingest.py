@@ -12,41 +12,17 @@ import csv
 import io
 import json
 import os
-import platform
 import random
-import subprocess
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR / "bench"))
 sys.path.insert(0, str(BASE_DIR))
 
-
-def bench_database_url() -> str:
-    """Create `<database>_bench` next to the configured database, and return its URL."""
-    import environ
-    import psycopg2
-
-    environ.Env.read_env(BASE_DIR / "var" / "stack.env")
-    url = os.environ["DATABASE_URL"]
-    config = environ.Env.db_url_config(url)
-    name = f"{config['NAME']}_bench"
-    admin = psycopg2.connect(
-        dbname="postgres",
-        user=config["USER"],
-        password=config["PASSWORD"],
-        host=config["HOST"],
-        port=config["PORT"],
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cursor.fetchone():
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    return url.rsplit("/", 1)[0] + "/" + name
+from common import bench_database_url, machine_line, save_results  # noqa: E402
 
 
 def timed(function) -> float:
@@ -65,7 +41,10 @@ def main() -> None:
     parser.add_argument("--save-orders", type=int, default=1_000)
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = bench_database_url()
+    # A database of its own: this benchmark empties the shop, which the others read.
+    os.environ["DATABASE_URL"] = bench_database_url(
+        os.environ.get("BENCH_DATABASE_SUFFIX", "_bench") + "_ingest"
+    )
     os.environ["REPLICA_DATABASE_URLS"] = ""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings.local")
     os.environ["DEBUG"] = "false"  # no query log in memory
@@ -209,27 +188,15 @@ def main() -> None:
     )
     path.unlink()
 
-    report = render(rows, args)
-    print(report)
-    (BASE_DIR / "bench" / "results").mkdir(exist_ok=True)
-    (BASE_DIR / "bench" / "results" / "ingest.md").write_text(report)
-
-
-def machine_line() -> str:
-    """Return one line naming the machine, the database and Redis versions, and the commit."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg_version = cursor.fetchone()[0]
-    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()
-    redis_version = next((word[2:] for word in redis if word.startswith("v=")), "unknown")
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"Machine: {os.cpu_count()} cores, {memory:.0f} GiB, {platform.platform()}, "
-        f"Python {platform.python_version()}, PostgreSQL {pg_version}, Redis {redis_version}, "
-        f"commit {_commit()}"
-    )
+    rates = {name: count / seconds for name, count, seconds in rows}
+    copy_rate = rates[rows[-1][0]]
+    figures = {
+        "rows_per_second": rates,
+        "import_new_vs_copy": rates[rows[3][0]] / copy_rate,
+        "import_unchanged_vs_copy": rates[rows[4][0]] / copy_rate,
+        "bulk_create_vs_save": rates[rows[1][0]] / rates[rows[0][0]],
+    }
+    save_results("ingest", render(rows, args), figures)
 
 
 def render(rows, args) -> str:
@@ -250,13 +217,6 @@ def render(rows, args) -> str:
         ratios = f"{rate / save_rate:.1f}x | {rate / copy_rate:.2f}"
         lines.append(f"| {name} | {count:,} | {seconds:.2f} | {rate:,.0f} | {ratios} |")
     return "\n".join(lines) + "\n"
-
-
-def _commit() -> str:
-    result = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BASE_DIR
-    )
-    return result.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ the statements the application sent. Writes a Markdown table to bench/results/re
 
 import argparse
 import os
-import platform
 import random
 import sys
 import time
@@ -23,7 +22,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR / "bench"))
 sys.path.insert(0, str(BASE_DIR))
 
-from ingest import bench_database_url  # noqa: E402
+from common import bench_database_url, machine_line, replica_urls, save_results  # noqa: E402
 
 
 def main() -> None:
@@ -33,13 +32,10 @@ def main() -> None:
     args = parser.parse_args()
 
     url = bench_database_url()
-    name = url.rsplit("/", 1)[1]
-    replicas = [
-        u.rsplit("/", 1)[0] + "/" + name for u in os.environ.get("REPLICA_DATABASE_URLS", "").split(",") if u
-    ]
+    replicas = replica_urls(url)
     if not replicas:
         sys.exit("bench/replicas.py needs the stack's replicas (REPLICA_DATABASE_URLS)")
-    os.environ.update(DATABASE_URL=url, REPLICA_DATABASE_URLS=",".join(replicas), DEBUG="false")
+    os.environ.update(DATABASE_URL=url, REPLICA_DATABASE_URLS=replicas, DEBUG="false")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings.local")
     import django
 
@@ -118,10 +114,15 @@ def main() -> None:
         for alias in settings.REPLICA_ALIASES:
             _sql(connections[alias], "SELECT pg_wal_replay_resume()")
 
-    report = _render(args, selects, aliases, statuses, mix_seconds, stale)
-    print(report)
-    (BASE_DIR / "bench" / "results").mkdir(exist_ok=True)
-    (BASE_DIR / "bench" / "results" / "replicas.md").write_text(report)
+    browse = {alias: selects["browse", alias] for alias in aliases}
+    figures = {
+        "browse_selects_on_replicas": sum(n for alias, n in browse.items() if alias != "default")
+        / max(sum(browse.values()), 1),
+        "stale_own_write_reads": stale["router"],
+        "trials": args.trials,
+        "stale_without_cookie": stale["without the cookie"],
+    }
+    save_results("replicas", _render(args, selects, aliases, statuses, mix_seconds, stale), figures)
 
 
 def _buyers(User, Customer, count):
@@ -160,17 +161,11 @@ def _sql(connection, sql):
 
 
 def _render(args, selects, aliases, statuses, seconds, stale) -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg_version = cursor.fetchone()[0]
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     lines = [
         "# Replica benchmark",
         "",
         f"Command: `.venv/bin/python bench/replicas.py {' '.join(sys.argv[1:])}`".rstrip(),
-        f"Machine: {os.cpu_count()} cores, {memory:.0f} GiB, {platform.platform()}, PostgreSQL {pg_version}",
+        machine_line(),
         "",
         f"## Browse mix: {args.requests:,} requests in {seconds:.1f}s",
         "",

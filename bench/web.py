@@ -27,7 +27,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR / "bench"))
 sys.path.insert(0, str(BASE_DIR))
 
-from ingest import bench_database_url, machine_line  # noqa: E402
+from common import bench_database_url, machine_line, replica_urls, save_results  # noqa: E402
 
 
 def main() -> None:
@@ -36,24 +36,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per page (median, min, max)")
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
-    report = run(seconds=args.seconds, runs=args.runs, connections=args.connections)
-    print(report)
-    (BASE_DIR / "bench" / "results").mkdir(exist_ok=True)
-    (BASE_DIR / "bench" / "results" / "web.md").write_text(report)
+    report, figures = run(seconds=args.seconds, runs=args.runs, connections=args.connections)
+    save_results("web", report, figures)
 
 
 def server_environment() -> dict[str, str]:
     """Return the environment of a production-settings server on the benchmark database."""
     url = bench_database_url()
-    name = url.rsplit("/", 1)[1]
-    replicas = [
-        u.rsplit("/", 1)[0] + "/" + name for u in os.environ.get("REPLICA_DATABASE_URLS", "").split(",") if u
-    ]
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "shopsite.settings.production",
         "DATABASE_URL": url,
-        "REPLICA_DATABASE_URLS": ",".join(replicas),
+        "REPLICA_DATABASE_URLS": replica_urls(url),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-" + "x" * 40),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
@@ -109,7 +103,18 @@ def wrk(url: str, *, seconds: int, connections: int, headers: dict[str, str] | N
     """Load one URL with wrk for `seconds`; return requests/s, p50, p99 (ms) and error counts."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("the benchmark loads loopback only")
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    script = str(BASE_DIR / "bench" / "latency.lua")
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        script,
+    ]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run(
@@ -119,6 +124,7 @@ def wrk(url: str, *, seconds: int, connections: int, headers: dict[str, str] | N
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
         "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", output)[1]),
         "p90": _ms(re.search(r"90%\s+([\d.]+\w+)", output)[1]),
+        "p95": int(re.search(r"p95_us (\d+)", output)[1]) / 1000,
         "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", output)[1]),
         "non_2xx": int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0,
         "errors": sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output)),
@@ -207,7 +213,8 @@ def run(*, seconds: int, runs: int, connections: int) -> str:
             f"| {name} (HTTP {status}) | {median:,.0f} ({min(rps):,.0f}-{max(rps):,.0f}) "
             f"| {p50:.1f} | {p99:.1f} | {median / ceiling:.0%} | {failures} |"
         )
-    return "\n".join(lines) + "\n"
+    shares = {name: statistics.median(r["rps"] for r in results) / ceiling for name, _p, _s, results in rows}
+    return "\n".join(lines) + "\n", {"share_of_ceiling": shares, "ceiling_rps": ceiling}
 
 
 if __name__ == "__main__":
