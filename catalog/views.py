@@ -7,11 +7,13 @@ from django.views.decorators.http import require_GET
 
 from catalog import selectors
 from catalog.forms import SORT_LABELS, ProductFilterForm
+from shopsite.page_cache import cache_page_for_visitors
 
 PAGE_SIZE = 24
 
 
 @require_GET
+@cache_page_for_visitors("catalog")
 def home(request):
     return render(
         request,
@@ -21,6 +23,7 @@ def home(request):
 
 
 @require_GET
+@cache_page_for_visitors("catalog")
 def category(request, slug: str):
     category = selectors.category_by_slug(slug)
     form = ProductFilterForm(request.GET, facets=list(category.facets))

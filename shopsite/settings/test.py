@@ -34,6 +34,7 @@ CACHES["default"]["LOCATION"] = _redis_test_url(REDIS_URL)
 CACHES["default"]["KEY_PREFIX"] = "shopsite-test"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
+PAGE_CACHE_SECONDS = 0  # pages are rendered in tests; tests/test_page_cache.py turns it on
 
 # django-zeal: any N+1 query pattern in a test or a request raises.
 INSTALLED_APPS = [*INSTALLED_APPS, "zeal"]
