@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate seed browser venv stack-up stack-down stack-status stack-env stack-destroy
+.PHONY: help run test bench lint format migrate seed tools venv stack-up stack-down stack-status stack-env stack-destroy
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,18 +53,23 @@ seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 ord
 run: seed ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# The browser tests drive Debian's chromium through chromium-driver (no browser download).
-browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+# The browser tests drive Debian's chromium through chromium-driver (no browser download); the
+# benchmarks load pages with wrk. Installed from Debian's packages when root, else named.
+tools:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing chromium and chromium-driver for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "the browser tests need chromium and chromium-driver: install them (Debian: apt-get install chromium chromium-driver)" >&2; fi; }
+	    echo "installing chromium, chromium-driver and wrk for the browser tests and benchmarks"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver wrk >/dev/null; \
+	  else echo "the tests need chromium, chromium-driver and wrk: install them (Debian: apt-get install chromium chromium-driver wrk)" >&2; fi; }
 
 # Two replicas, so that the tests can show reads spread over both and surviving one's loss.
 test: export STACK_REPLICAS = 2
-test: stack-up browser ## Run the whole test suite against the local stack (primary, 2 replicas, Redis)
+test: stack-up tools ## Run the whole test suite against the local stack (primary, 2 replicas, Redis)
 	$(PY) -m pytest
+
+bench: export STACK_REPLICAS = 2
+bench: stack-up tools ## Run every benchmark (BENCH_SCALE orders, default 1,000,000) into bench/results/latest.md
+	$(PY) bench/run.py --scale $(or $(BENCH_SCALE),1000000)
 
 lint: venv ## Check the code with ruff
 	$(VENV)/bin/ruff check .
