@@ -161,7 +161,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         except SignupConflict as conflict:
             form.add_error(conflict.field, "This was just taken by another account: choose another.")
         else:
-            login(request, customer.user)
+            # Named: axes' backend comes first in AUTHENTICATION_BACKENDS, and it logs nobody in.
+            login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome, {customer.name}!")
             return _see_other(reverse("catalog:home"))
     return render(request, "accounts/signup.html", {"form": form})

@@ -65,8 +65,10 @@ def get_or_build(key: str, build: Callable[[], T], *, timeout: int, wait: float 
     if value is not MISSING:
         return value
     lock = cache.lock(f"lock:{key}", timeout=max(int(wait * 5), 10), blocking_timeout=0)
+    if lock is None:  # the cache client skipped Redis (an ignored error, or its circuit is open)
+        return build()
     try:
-        acquired = lock.acquire(blocking=False) if lock is not None else False
+        acquired = lock.acquire(blocking=False)
     except RedisError:
         logger.warning("cache lock for %s unavailable: building without it", key)
         return build()

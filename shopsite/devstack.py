@@ -496,6 +496,26 @@ def start_server(name: str) -> None:
         _start_pg(bins, server, owner)
 
 
+def stop_redis() -> None:
+    """Stop the stack's Redis (the process in its pid file, nothing else), for fault tests."""
+    pid = _redis_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    if not _wait(lambda: _redis_pid() is None, 10):
+        raise StackError(f"redis-server (pid {pid}) did not stop")
+
+
+def start_redis() -> None:
+    """Start the stack's Redis again as `up` does, and wait until it answers PING."""
+    if _redis_pid() is not None and _redis_ping():
+        return
+    redis_server = _find_binary("redis-server")
+    if redis_server is None:
+        raise StackError("missing redis-server: run 'make stack-up' first")
+    _start_redis({"redis-server": redis_server})
+
+
 def down() -> None:
     owner = _pg_owner()
     pg_root = _pg_root(owner, create=False)
@@ -510,11 +530,8 @@ def down() -> None:
                 what=f"stopping {server.name}",
             )
             stopped.append(server.name)
-    pid = _redis_pid()
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        if not _wait(lambda: _redis_pid() is None, 10):
-            raise StackError(f"redis-server (pid {pid}) did not stop")
+    if _redis_pid() is not None:
+        stop_redis()
         stopped.append("redis")
     print(f"devstack: stopped {', '.join(stopped)}" if stopped else "devstack: nothing was running")
 

@@ -76,7 +76,9 @@ class ReplicaPool:
 
     def _status(self, alias: str, *, may_check: bool) -> str:
         """Return "healthy", "down", "check" (due a check, now claimed by the caller: other
-        threads keep the last answer meanwhile) or "skip" (due a check the caller may not make)."""
+        threads keep the last answer meanwhile) or "skip" (due a check the caller may not make:
+        its last check failed, so this request reads from the primary rather than risk a
+        second connect timeout)."""
         now = time.monotonic()
         with self._lock:
             state = self._states.setdefault(alias, ReplicaState())

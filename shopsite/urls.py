@@ -12,6 +12,10 @@ urlpatterns = [
     path("", include("catalog.urls")),
 ]
 
+# A database that cannot be reached answers 503 with a friendly page (shopsite.outage).
+handler500 = "shopsite.outage.server_error"
+handler400 = "shopsite.outage.bad_request"
+
 if settings.BENCHMARK_HELLO_VIEW:
     # The ceiling of bench/web.py: the same server and middleware, no template, no query.
     urlpatterns.append(path("bench/hello", lambda request: HttpResponse("hello"), name="bench-hello"))

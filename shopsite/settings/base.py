@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -20,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "catalog",
     "accounts",
     "reports",
@@ -38,6 +40,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After auth and sessions: turns a login refused by axes into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
     # Last: it calls the view itself, after every other middleware's process_view (CSRF's too).
     "shopsite.middleware.ReplicaFallbackMiddleware",
 ]
@@ -97,7 +101,11 @@ REPLICA_MAX_LAG_BYTES = env.int("REPLICA_MAX_LAG_BYTES", default=64 * 1024 * 102
 READ_YOUR_WRITES_COOKIE = "shopsite_rw"
 READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=300)  # how long a write pins reads
 ADMIN_URL_PREFIX = "/admin/"
+# A database that cannot be reached answers 503 with this Retry-After (shopsite.outage).
+OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
 BENCHMARK_HELLO_VIEW = env.bool("BENCHMARK_HELLO_VIEW", default=False)  # /bench/hello for bench/web.py
+# Home and category pages for visitors without cookies come from Redis this long (0: never).
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=10)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -111,9 +119,13 @@ CACHES = {
         "KEY_PREFIX": "shopsite",
         "TIMEOUT": 300,
         "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            # django-redis's client with a circuit breaker: a Redis that keeps failing is skipped.
+            "CLIENT_CLASS": "shopsite.redis_client.CircuitBreakerClient",
             "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
             "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+            # After this many connection errors in a row, skip Redis for the cool-off (seconds).
+            "CIRCUIT_BREAKER_FAILURES": env.int("REDIS_CIRCUIT_FAILURES", default=3),
+            "CIRCUIT_BREAKER_COOLOFF": env.float("REDIS_CIRCUIT_COOLOFF", default=5.0),
             "IGNORE_EXCEPTIONS": True,
         },
     }
@@ -137,6 +149,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: a locked-out login is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes), shop and admin alike. Failures are kept in PostgreSQL, not
+# Redis, so that the limit holds while Redis is down.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Username and IP together: an attacker guessing one account from one address is stopped, while
+# the account's owner elsewhere and other users behind the same address can still log in.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a typo or two before a good login do not count against the next time
+AXES_USERNAME_CALLABLE = "accounts.throttling.lockout_username"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+
+# --- Security headers (production.py adds HTTPS: HSTS, secure cookies, SSL redirect) --------
+
+X_FRAME_OPTIONS = "DENY"  # no page of the shop or the admin is meant to be framed
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 # --- Internationalisation and static files --------------------------------------------------
 

@@ -198,3 +198,135 @@ def test_skip_invalid_leaves_out_a_row_whose_slug_is_taken_and_imports_the_rest(
     assert "1 created, 0 updated, 0 unchanged, 1 rejected" in out
     assert "line 2: slug 'blue' is already used by product 'OTHER'" in err
     assert sorted(Product.objects.values_list("sku", flat=True)) == ["OTHER", "SH-2"]
+
+
+# --- Hostile files: broken encodings, NUL bytes, huge fields, duplicates, wrong keys -------------
+
+
+def _jsonl_row(sku: str, **changes) -> str:
+    row = {"sku": sku, "name": f"Shirt {sku}", "category": "shirts", "price": 1, "stock": 1, "details": {}}
+    return json.dumps(row | changes)
+
+
+def _bad_lines(path, *args) -> str:
+    """Run an import that must fail, and return what it wrote to stderr."""
+    err = StringIO()
+    with pytest.raises(CommandError, match="bad lines: nothing written"):
+        call_command("import_products", str(path), *args, stdout=StringIO(), stderr=err)
+    return err.getvalue()
+
+
+def test_jsonl_line_that_is_not_utf8_is_named_and_nothing_written(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    bad = _jsonl_row("SH-2", name="Caf\xe9").replace("\\u00e9", "\xe9").encode("latin-1")
+    path.write_bytes(_jsonl_row("SH-1").encode() + b"\n" + bad + b"\n" + _jsonl_row("SH-3").encode() + b"\n")
+
+    err = _bad_lines(path)
+
+    assert "products.jsonl: line 2: not valid UTF-8" in err
+    assert Product.objects.count() == 0
+
+
+def test_skip_invalid_imports_the_utf8_lines_around_a_broken_one(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    path.write_bytes(_jsonl_row("SH-1").encode() + b"\n\xff\xfe\n" + _jsonl_row("SH-3").encode() + b"\n")
+
+    _, err = _import(path, "--skip-invalid")
+
+    assert "line 2: not valid UTF-8" in err
+    assert sorted(Product.objects.values_list("sku", flat=True)) == ["SH-1", "SH-3"]
+
+
+def test_csv_in_utf16_is_refused_at_its_first_line(tmp_path, shirts):
+    path = tmp_path / "products.csv"
+    path.write_bytes((HEADER + "SH-1,Good,shirts,1.00,1,{}\n").encode("utf-16"))
+
+    with pytest.raises(CommandError, match="line 1: not valid UTF-8"):
+        _import(path)
+    assert Product.objects.count() == 0
+
+
+def test_broken_utf8_after_a_staged_batch_writes_nothing(tmp_path, shirts):
+    # 12,000 good rows: the first batch of 10,000 is already in the staging table when the bad byte comes.
+    path = tmp_path / "products.csv"
+    good = "".join(f"SK-{n},Shirt {n},shirts,1.00,1,{{}}\n" for n in range(12_000))
+    path.write_bytes((HEADER + good).encode() + b"SK-X,Caf\xe9,shirts,1.00,1,{}\n")
+
+    with pytest.raises(CommandError, match=r"products\.csv: near line \d+: not valid UTF-8"):
+        _import(path)
+    assert Product.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("SH-2,Bad\x00name,shirts,1.00,1,{}", "name must be 1-200 characters"),
+        ("SH\x002,Bad,shirts,1.00,1,{}", "sku must be 1-64 characters without spaces"),
+        ('SH-2,Bad,shirts,1.00,1,"{""color"": ""r\x00ed""}"', "details is not valid JSON"),
+        ("SH-2,Bad,shirts,1.00\x00,1,{}", "price must be a number"),
+        ("SH-2,Bad,shi\x00rts,1.00,1,{}", "unknown category"),
+        ("\x00", "fewer fields than the header has columns"),
+    ],
+    ids=["name", "sku", "details", "price", "category", "alone"],
+)
+def test_csv_nul_byte_is_refused_by_line_and_nothing_written(tmp_path, shirts, row, reason):
+    path = tmp_path / "products.csv"
+    path.write_bytes((HEADER + "SH-1,Good,shirts,1.00,1,{}\n" + row + "\n").encode())
+
+    err = _bad_lines(path)
+
+    assert f"line 3: {reason}" in err
+    assert Product.objects.count() == 0
+
+
+def test_jsonl_escaped_nul_in_details_is_refused(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    path.write_text(_jsonl_row("SH-1", details={"color": "r\x00ed"}) + "\n")
+
+    err = _bad_lines(path)
+
+    assert "line 1: details must not contain NUL characters" in err
+    assert Product.objects.count() == 0
+
+
+def test_csv_field_of_2_mb_is_refused_by_line_and_the_next_line_is_still_read(tmp_path, shirts):
+    huge = "x" * 2_000_000
+    body = f"SH-1,Good,shirts,1.00,1,{{}}\nSH-2,{huge},shirts,1.00,1,{{}}\nSH-3,Bad,hats,1.00,1,{{}}\n"
+
+    err = _bad_lines(_csv(tmp_path, body))
+
+    assert "line 3: unreadable CSV: field larger than field limit" in err
+    assert "line 4: unknown category 'hats'" in err
+    assert len(err) < 2_000, "the huge field is not echoed back"
+    assert Product.objects.count() == 0
+
+
+def test_jsonl_line_of_2_mb_is_refused_by_line(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    path.write_text("\n".join([_jsonl_row("SH-1"), _jsonl_row("SH-2", name="x" * 2_000_000), ""]))
+
+    err = _bad_lines(path)
+
+    assert "line 2: line longer than 1048576 bytes" in err
+    assert len(err) < 2_000
+    assert Product.objects.count() == 0
+
+
+def test_duplicate_sku_in_a_jsonl_file_names_the_first_line(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    path.write_text("\n".join([_jsonl_row("SH-1"), _jsonl_row("SH-2"), _jsonl_row("SH-1", name="Again"), ""]))
+
+    err = _bad_lines(path)
+
+    assert "line 3: duplicate sku 'SH-1' (first on line 1)" in err
+    assert Product.objects.count() == 0
+
+
+def test_jsonl_object_with_wrong_keys_names_them(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    path.write_text(_jsonl_row("SH-1") + "\n" + json.dumps({"sku": "SH-2", "title": "Shirt"}) + "\n")
+
+    err = _bad_lines(path)
+
+    assert "line 2: missing name, category, price, stock, details; unknown title" in err
+    assert Product.objects.count() == 0

@@ -62,4 +62,5 @@ def test_category_page_answers_any_query_string_without_a_500(client, catalog, q
 def test_product_and_category_urls_answer_any_slug_without_a_500(client, catalog, slug, query):
     for prefix in ("/c/", "/p/"):
         response = client.get(f"{prefix}{slug}/?{urlencode(query)}")
-        assert response.status_code in {200, 400, 404}
+        # 301: a slug ending in "?" leaves a path without its slash, which APPEND_SLASH redirects.
+        assert response.status_code in {200, 301, 400, 404}

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -107,44 +106,6 @@ def test_a_plain_refresh_waits_for_readers():
         reader.close()
         with connection.cursor() as cursor:
             cursor.execute("RESET lock_timeout")
-
-
-def test_no_access_exclusive_lock_shows_in_pg_locks_while_a_concurrent_refresh_runs():
-    make_sales(200)
-    watcher = session()
-    seen: set[str] = set()
-    polls = 0
-    failure: list[BaseException] = []
-
-    def refresh():
-        try:
-            call_command("refresh_reports", verbosity=0)
-        except BaseException as exc:  # reported by the test below
-            failure.append(exc)
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=refresh)
-    try:
-        thread.start()
-        deadline = time.monotonic() + 60
-        while thread.is_alive() and time.monotonic() < deadline:
-            with watcher.cursor() as cursor:
-                cursor.execute(
-                    "SELECT DISTINCT l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                    "WHERE c.relkind = 'm' AND c.relname LIKE 'reports\\_%'"
-                )
-                seen |= {mode for (mode,) in cursor.fetchall()}
-            polls += 1
-        thread.join(timeout=max(deadline - time.monotonic(), 0))
-    finally:
-        watcher.close()
-
-    assert not thread.is_alive()
-    assert not failure
-    assert polls > 0
-    assert "AccessExclusiveLock" not in seen
-    assert RefreshLog.objects.filter(concurrently=True).count() == 5
 
 
 def test_refresh_reports_exits_75_at_once_while_another_refresh_runs():

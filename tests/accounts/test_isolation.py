@@ -1,0 +1,229 @@
+"""One customer never sees or changes another's orders, cart or account, and no cache carries one
+visitor's content to another."""
+
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from django_redis import get_redis_connection
+
+from accounts.models import Order, User
+from tests.accounts.helpers import cart_of, put_in_cart
+from tests.factories import (
+    CategoryFactory,
+    CustomerFactory,
+    OrderFactory,
+    OrderItemFactory,
+    ProductFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop():
+    category = CategoryFactory(slug="shirts", facets=["color"])
+    return [ProductFactory(category=category, stock=50, price=Decimal("10.00")) for _ in range(3)]
+
+
+@pytest.fixture
+def alice(shop):
+    """Customer A: logged in, two orders, a cart of 3 items."""
+    customer = CustomerFactory(
+        name="Alice Liddell", email="alice@example.com", user=UserFactory(username="alice")
+    )
+    for _ in range(2):
+        OrderItemFactory(order=OrderFactory(customer=customer, total=Decimal("777.77")), product=shop[0])
+    client = Client()
+    client.force_login(customer.user)
+    put_in_cart(client, {shop[0].pk: 2, shop[1].pk: 1})
+    client.customer = customer
+    return client
+
+
+@pytest.fixture
+def bob(shop):
+    """Customer B: logged in, one order of his own."""
+    customer = CustomerFactory(name="Bob", email="bob@example.com", user=UserFactory(username="bob"))
+    OrderItemFactory(order=OrderFactory(customer=customer), product=shop[2])
+    client = Client()
+    client.force_login(customer.user)
+    client.customer = customer
+    return client
+
+
+def _orders_of(client: Client) -> list[Order]:
+    return list(Order.objects.filter(customer=client.customer).order_by("pk"))
+
+
+# --- Orders --------------------------------------------------------------------------------------
+
+
+def test_b_gets_404_for_each_of_as_orders(alice, bob):
+    for order in _orders_of(alice):
+        assert bob.get(reverse("accounts:order", args=[order.pk])).status_code == 404
+
+
+def test_bs_order_list_shows_none_of_as_orders(alice, bob):
+    content = bob.get(reverse("accounts:orders")).content.decode()
+
+    for order in _orders_of(alice):
+        assert f"Order #{order.pk}" not in content
+    assert "777.77" not in content
+    assert f"Order #{_orders_of(bob)[0].pk}" in content
+
+
+# --- The cart: it lives in each visitor's own session -----------------------------------------------
+
+
+def test_b_changing_his_cart_never_changes_as(alice, bob, shop):
+    as_cart = cart_of(alice)
+
+    bob.post(reverse("accounts:cart_add"), {"product_id": shop[0].pk, "quantity": 5})
+    bob.post(reverse("accounts:cart_update"), {"product_id": shop[1].pk, "quantity": 3})  # not in B's cart
+    bob.post(reverse("accounts:cart_remove"), {"product_id": shop[1].pk})
+    bob.post(reverse("accounts:cart_update"), {"product_id": shop[0].pk, "quantity": 0})
+
+    assert cart_of(alice) == as_cart
+    assert cart_of(bob) == {}
+
+
+def test_b_cannot_remove_or_update_a_line_that_is_only_in_as_cart(alice, bob, shop):
+    update = bob.post(reverse("accounts:cart_update"), {"product_id": shop[1].pk, "quantity": 1})
+    remove = bob.post(reverse("accounts:cart_remove"), {"product_id": shop[1].pk})
+
+    assert (update.status_code, remove.status_code) == (400, 400)
+    assert cart_of(alice) == {str(shop[0].pk): 2, str(shop[1].pk): 1}
+
+
+def test_bs_checkout_buys_his_cart_only_and_leaves_as_alone(alice, bob, shop):
+    as_orders, as_cart = _orders_of(alice), cart_of(alice)
+    put_in_cart(bob, {shop[2].pk: 1})
+
+    response = bob.post(reverse("accounts:checkout"))
+
+    assert response.status_code == 303
+    newest = _orders_of(bob)[-1]
+    assert list(newest.items.values_list("product_id", "quantity")) == [(shop[2].pk, 1)]
+    assert _orders_of(alice) == as_orders
+    assert cart_of(alice) == as_cart
+
+
+# --- The account -----------------------------------------------------------------------------------
+
+
+def test_b_cannot_open_or_change_as_account_in_the_admin(alice, bob):
+    url = reverse("admin:accounts_user_change", args=[alice.customer.user.pk])
+    bob.get(reverse("accounts:cart"))  # a CSRF cookie, so that only the permission can stop him
+
+    opened = bob.get(url)
+    changed = bob.post(
+        url,
+        {"username": "bob-was-here", "csrfmiddlewaretoken": bob.cookies["csrftoken"].value},
+    )
+
+    for response in (opened, changed):
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+    assert User.objects.get(pk=alice.customer.user.pk).username == "alice"
+
+
+def test_b_cannot_sign_up_with_as_email(client, alice):
+    password = "plum-orchard-42-lantern"
+
+    response = client.post(
+        reverse("accounts:signup"),
+        {
+            "username": "eve",
+            "name": "Eve",
+            "email": "ALICE@example.com",
+            "password1": password,
+            "password2": password,
+        },
+    )
+
+    assert response.status_code == 200
+    assert not User.objects.filter(username="eve").exists()
+
+
+# --- Caches: nothing of A's reaches B or an anonymous visitor -----------------------------------------
+
+
+def _as_markers(alice: Client) -> list[str]:
+    """Return text that only A's pages may contain."""
+    return [
+        "alice",
+        "Alice Liddell",
+        "alice@example.com",
+        "777.77",
+        *(f"Order #{order.pk}" for order in _orders_of(alice)),
+        'aria-label="3 items"',  # A's cart badge
+        "Log out",
+    ]
+
+
+@pytest.fixture
+def page_cache_on(settings):
+    settings.PAGE_CACHE_SECONDS = 30  # the microcache of pages for cookie-less visitors, as in production
+
+
+def _shop_urls(alice: Client, shop) -> list[str]:
+    return [
+        reverse("catalog:home"),
+        reverse("catalog:category", args=["shirts"]),
+        reverse("catalog:category", args=["shirts"]) + "?color=red&sort=-price",
+        reverse("catalog:product", args=[shop[0].slug]),
+        reverse("accounts:cart"),
+        reverse("accounts:orders"),
+        *(reverse("accounts:order", args=[order.pk]) for order in _orders_of(alice)),
+    ]
+
+
+def test_pages_a_viewed_show_nothing_of_hers_to_b_or_to_anonymous_visitors(alice, bob, shop, page_cache_on):
+    urls = _shop_urls(alice, shop)
+    for url in urls:
+        assert alice.get(url).status_code == 200, url
+    # A's own pages do show her things, so finding none elsewhere means something.
+    assert 'aria-label="3 items"' in alice.get(reverse("catalog:home")).content.decode()
+    assert f"Order #{_orders_of(alice)[0].pk}" in alice.get(reverse("accounts:orders")).content.decode()
+
+    leaks = []
+    for visitor, client in (("B", bob), ("anonymous", Client()), ("anonymous again", Client())):
+        for url in urls:
+            content = client.get(url).content.decode()
+            markers = [marker for marker in _as_markers(alice) if marker in content]
+            if visitor == "B":
+                markers = [marker for marker in markers if marker != "Log out"]  # B is logged in too
+            leaks += [f"{visitor} GET {url} shows {marker!r}" for marker in markers]
+
+    assert not leaks, "\n".join(leaks)
+
+
+def test_the_cache_holds_nothing_of_as_after_she_browsed(alice, shop, page_cache_on):
+    for url in _shop_urls(alice, shop):
+        alice.get(url)
+    Client().get(reverse("catalog:home"))  # a cookie-less visit, so the page cache has entries too
+    Client().get(reverse("catalog:category", args=["shirts"]))
+
+    redis = get_redis_connection("default")
+    session_keys = f"{settings.CACHES['default']['KEY_PREFIX']}:1:django.contrib.sessions.cached_db"
+    found = []
+    keys = [key.decode() for key in redis.scan_iter(count=1000)]
+    assert any(":catalog:" in key for key in keys), keys  # the catalog's fragments and pages are there
+    for key in keys:
+        if key.startswith(session_keys):
+            continue  # a session, readable only with its own key
+        value = redis.get(key) or b""
+        found += [f"{key} holds {marker!r}" for marker in _as_markers(alice) if marker.encode() in value]
+
+    assert not found, "\n".join(found)
+
+
+def test_pages_with_a_visitors_header_say_they_vary_by_cookie(alice, shop):
+    # So that no shared HTTP cache (a CDN, a proxy) serves A's page to someone else.
+    for url in _shop_urls(alice, shop):
+        response = alice.get(url)
+        assert "Cookie" in response.get("Vary", ""), url
