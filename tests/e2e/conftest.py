@@ -67,20 +67,23 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture
-def screenshot(browser: webdriver.Chrome) -> Callable[[str], Path]:
-    """Return a function saving the whole page as var/screenshots/e2e/NN-<step>.png, NN counting up.
+def screenshot(browser: webdriver.Chrome, request) -> Callable[[str], Path]:
+    """Return a function saving the whole page as var/screenshots/e2e/<test module>/NN-<step>.png,
+    NN counting up.
 
-    The screenshots of an earlier run are deleted first, so the folder shows this run only.
+    The screenshots of an earlier run of the module are deleted first, so its folder shows this
+    run only.
     """
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("[0-9][0-9]-*.png"):
+    folder = SCREENSHOTS / request.module.__name__.rsplit(".", 1)[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("[0-9][0-9]-*.png"):
         old.unlink()
     steps = 0
 
     def save(step: str) -> Path:
         nonlocal steps
         steps += 1
-        path = SCREENSHOTS / f"{steps:02d}-{step}.png"
+        path = folder / f"{steps:02d}-{step}.png"
         # The full page, not only the window: Chromium renders beyond the viewport on request.
         # Rendered that tall the page has no scrollbar, so it is laid out at the window's full
         # width (innerWidth), not the width beside the scrollbar: clip to that, or to any overflow.

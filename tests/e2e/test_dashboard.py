@@ -1,14 +1,11 @@
 """Staff read the reports in a real browser: log in, open the dashboard, change the range,
 download a CSV, open a report list."""
 
-import base64
 import csv
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -24,7 +21,6 @@ pytestmark = [
     pytest.mark.usefixtures("empty_views_after"),
 ]
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots" / "e2e-dashboard"
 WAIT_SECONDS = 10
 PASSWORD = "correct horse battery"  # UserFactory's
 
@@ -36,19 +32,8 @@ def empty_views_after():
     empty_report_views()
 
 
-def _shot(browser, step: int, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    shot = browser.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {"format": "png", "captureBeyondViewport": True,
-         "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}},
-    )  # fmt: skip
-    (SCREENSHOTS / f"{step:02d}-{name}.png").write_bytes(base64.b64decode(shot["data"]))
-
-
 def test_staff_read_the_dashboard_change_the_range_download_a_csv_and_open_a_report(
-    live_server, browser, tmp_path
+    live_server, browser, screenshot, tmp_path
 ):
     make_sales(40)
     reports_refresh()
@@ -63,11 +48,11 @@ def test_staff_read_the_dashboard_change_the_range_download_a_csv_and_open_a_rep
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     wait.until(EC.presence_of_element_located((By.ID, "reports-dashboard-link")))
-    _shot(browser, 1, "admin-index")
+    screenshot("admin-index")
 
     browser.find_element(By.CSS_SELECTOR, "#reports-dashboard-link a").click()
     wait.until(EC.presence_of_element_located((By.ID, "sales-chart")))
-    _shot(browser, 2, "dashboard")
+    screenshot("dashboard")
     last_30_days = len(browser.find_elements(By.CSS_SELECTOR, "#sales-chart rect[data-day]"))
     assert last_30_days >= 28  # a bar a day (the default range is the last 30 days)
     assert "data as of" in browser.find_element(By.ID, "top-products").text.lower()
@@ -80,7 +65,7 @@ def test_staff_read_the_dashboard_change_the_range_download_a_csv_and_open_a_rep
     browser.find_element(By.ID, "dashboard-submit").click()
     wait.until(lambda driver: f"date_from={(today - timedelta(days=6)).isoformat()}" in driver.current_url)
     wait.until(EC.presence_of_element_located((By.ID, "sales-chart")))
-    _shot(browser, 3, "dashboard-last-7-days")
+    screenshot("dashboard-last-7-days")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sales-chart rect[data-day]")) == 7
 
     browser.find_element(By.ID, "export-salesdaily").click()
@@ -94,5 +79,5 @@ def test_staff_read_the_dashboard_change_the_range_download_a_csv_and_open_a_rep
 
     browser.get(live_server.url + "/admin/reports/salesdaily/")
     wait.until(EC.presence_of_element_located((By.ID, "report-data-as-of")))
-    _shot(browser, 4, "sales-daily-report")
+    screenshot("sales-daily-report")
     assert "40" in browser.find_element(By.CSS_SELECTOR, ".paginator").text
