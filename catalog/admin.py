@@ -89,17 +89,12 @@ class ColorFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
-    form = CategoryAdminForm
-    list_display = ["name", "slug", "facets", "product_count"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    ordering = ["name"]
+class BumpsCatalogCache:
+    """Admin writes move the storefront's cached pages (namespace "catalog") to a new version."""
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        namespace_bump_on_commit("catalog")  # the storefront's cached pages show categories
+        namespace_bump_on_commit("catalog")
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
@@ -108,6 +103,15 @@ class CategoryAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         namespace_bump_on_commit("catalog")
+
+
+@admin.register(Category)
+class CategoryAdmin(BumpsCatalogCache, admin.ModelAdmin):
+    form = CategoryAdminForm
+    list_display = ["name", "slug", "facets", "product_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    ordering = ["name"]
 
     def get_queryset(self, request):
         # One GROUP BY query counts the products of every category on the page.
@@ -119,7 +123,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(BumpsCatalogCache, admin.ModelAdmin):
     form = ProductAdminForm
     list_display = ["sku", "name", "category", "price", "stock", "is_active", "color"]
     list_display_links = ["sku", "name"]
@@ -134,18 +138,6 @@ class ProductAdmin(admin.ModelAdmin):
     list_per_page = 50
     # Counting the whole table on every page is slow on a big catalog; the filtered count is enough.
     show_full_result_count = False
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        namespace_bump_on_commit("catalog")  # the storefront's cached pages show products
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        namespace_bump_on_commit("catalog")
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        namespace_bump_on_commit("catalog")
 
     @admin.display(description="color")
     def color(self, product: Product) -> str:

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from catalog.admin import COLOR_CHOICES_LIMIT, DETAILS_NOT_OBJECT, ColorFilter
 from catalog.models import Category, Product
+from shopsite.cache import namespace_version
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +273,23 @@ def test_product_details_left_empty_save_as_an_empty_object(admin_client):
     assert response.status_code == 302
     product.refresh_from_db()
     assert product.details == {}
+
+
+def test_saving_or_deleting_in_admin_moves_the_storefront_cache_to_a_new_version(
+    admin_client, django_capture_on_commit_callbacks
+):
+    product = ProductFactory()
+    before = namespace_version("catalog")
+    url = reverse("admin:catalog_product_change", args=[product.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, _product_form_data(product, name="Renamed"))
+    after_save = namespace_version("catalog")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:catalog_category_delete", args=[CategoryFactory().pk]), {"post": "yes"}
+        )
+
+    assert response.status_code == 302
+    assert after_save == before + 1
+    assert namespace_version("catalog") == before + 2
