@@ -108,7 +108,8 @@ def prepare(scale: int, suffix: str, env: dict[str, str]) -> str:
         started = time.monotonic()
         print(f"bench: seeding {scale:,} orders ...", flush=True)
         sizes = ["--orders", str(scale), "--customers", str(max(5_000, scale // 20)), "--logins", "3"]
-        subprocess.run([*manage, "seed_demo", "--reset", *sizes, "--logins-file", os.devnull],
+        logins = BASE_DIR / "var" / "bench-logins.txt"
+        subprocess.run([*manage, "seed_demo", "--reset", *sizes, "--logins-file", str(logins)],
                        cwd=BASE_DIR, env=database, check=True)  # fmt: skip
         note = f"seeded {scale:,} orders in {time.monotonic() - started:.0f}s"
     subprocess.run(

@@ -1,3 +1,4 @@
+import os
 from io import StringIO
 
 import pytest
@@ -100,3 +101,11 @@ def test_demo_logins_get_generated_passwords_in_a_private_file(tmp_path):
 def test_negative_sizes_are_refused():
     with pytest.raises(CommandError, match="negative"):
         call_command("seed_demo", "--orders", "-5", stdout=StringIO())
+
+
+def test_a_logins_file_that_is_a_device_keeps_its_mode(tmp_path):
+    before = os.stat(os.devnull).st_mode
+
+    call_command("seed_demo", *SMALL, "--logins-file", os.devnull, stdout=StringIO())
+
+    assert os.stat(os.devnull).st_mode == before

@@ -1,5 +1,6 @@
 """`manage.py seed_demo`: fill the shop with deterministic demo data, in bulk."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -66,8 +67,12 @@ class Command(BaseCommand):
         )
         logins_file: Path = options["logins_file"]
         logins_file.parent.mkdir(parents=True, exist_ok=True)
-        logins_file.write_text("".join(f"{user} {password}\n" for user, password in result.logins.items()))
-        logins_file.chmod(0o600)
+        # Private from the start; a file that existed is made private too, never a device such
+        # as /dev/null (making that 0600 breaks every other user's programs).
+        with os.fdopen(os.open(logins_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write("".join(f"{user} {password}\n" for user, password in result.logins.items()))
+        if logins_file.is_file():
+            logins_file.chmod(0o600)
         self.stdout.write(f"Logins: {', '.join(result.logins)}; passwords in {logins_file}")
 
 
