@@ -46,6 +46,7 @@ def category(request, slug: str):
 
 
 @require_GET
+@cache_page_for_visitors("catalog")
 def product(request, slug: str):
     product = selectors.product_for_page(slug)
     context = {"product": product, "related": selectors.related_products(product=product)}

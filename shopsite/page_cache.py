@@ -2,8 +2,9 @@
 
 A visitor with no cookie at all has no session, no cart, no login and no recent write: every
 such visitor gets the same page for the same URL, so that page is cached in Redis for a few
-seconds, in a cache namespace that writes to the catalog bump. Anyone with a cookie (a cart, a
-login, a recent write, a CSRF cookie) gets a freshly rendered page, so nobody ever sees stale data
+seconds, in a cache namespace that writes to the catalog bump (a form's CSRF token is put in
+per visitor when the page is served). Anyone with a cookie (a cart, a login, a recent write, a
+CSRF cookie) gets a freshly rendered page, so nobody ever sees stale data
 of their own writes or anything of another user's. What a cookie-less visitor may see late is
 what other customers changed: stock levels, for at most PAGE_CACHE_SECONDS.
 """
@@ -11,14 +12,21 @@ what other customers changed: stock levels, for at most PAGE_CACHE_SECONDS.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
 
 from shopsite.cache import versioned_key
 from shopsite.timing import count_cache
+
+# A form's CSRF token is the one per-visitor part of such a page: it is cached as a placeholder
+# and each visitor gets a token of their own (and the cookie that goes with it) when it is served.
+CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[A-Za-z0-9]+(")')
+CSRF_PLACEHOLDER = b"__csrf_token__"
 
 
 def cache_page_for_visitors(namespace: str):
@@ -35,12 +43,14 @@ def cache_page_for_visitors(namespace: str):
             count_cache(hit=cached is not None)
             if cached is not None:
                 content, content_type = cached
+                if CSRF_PLACEHOLDER in content:
+                    content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
                 return HttpResponse(content, content_type=content_type)
             response = view(request, *args, **kwargs)
-            # Only a plain 200 without a cookie or a CSRF token is the same for every such visitor.
-            personal = response.cookies or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-            if response.status_code == 200 and not personal and not response.streaming:
-                cache.set(key, (response.content, response["Content-Type"]), settings.PAGE_CACHE_SECONDS)
+            # Only a plain 200 setting no cookie of its own is the same for every such visitor.
+            if response.status_code == 200 and not response.cookies and not response.streaming:
+                content = CSRF_INPUT.sub(rb"\1" + CSRF_PLACEHOLDER + rb"\2", response.content)
+                cache.set(key, (content, response["Content-Type"]), settings.PAGE_CACHE_SECONDS)
             return response
 
         return wrapper

@@ -1,6 +1,9 @@
 """The microcache of whole pages for visitors without cookies."""
 
+import re
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories import CategoryFactory, ProductFactory
@@ -55,13 +58,26 @@ def test_a_catalog_write_bumps_the_cached_pages(client, cached_pages, category_u
     assert again.context is not None
 
 
-def test_pages_with_a_csrf_token_or_an_error_are_not_cached(client, cached_pages, category_url):
-    product_url = ProductFactory(category=CategoryFactory()).get_absolute_url()
-    client.get(product_url)  # has the add-to-cart form: a CSRF token for this visitor
-    client.cookies.clear()
+def test_errors_are_not_cached(client, cached_pages, category_url):
     bad = client.get(category_url + "?price_min=abc")
-    client.cookies.clear()
 
-    assert client.get(product_url).context is not None
     assert bad.status_code == 400
     assert client.get(category_url + "?price_min=abc").context is not None
+
+
+def test_a_cached_page_with_a_form_gives_each_visitor_a_csrf_token_of_their_own(cached_pages):
+    product = ProductFactory(category=CategoryFactory(), stock=5)
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+
+    first_page = first.get(product.get_absolute_url())
+    second_page = second.get(product.get_absolute_url())  # from Redis
+    token = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"', second_page.content.decode())[1]
+    added = second.post(
+        reverse("accounts:cart_add"), {"product_id": product.pk, "quantity": 1, "csrfmiddlewaretoken": token}
+    )
+
+    assert first_page.context is not None
+    assert second_page.context is None
+    assert token not in first_page.content.decode()
+    assert "csrftoken" in second_page.cookies
+    assert added.status_code in (302, 303)
