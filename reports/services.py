@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from graphlib import TopologicalSorter
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -72,6 +73,10 @@ def reports_refresh(*, views: Iterable[str] | None = None, concurrently: bool = 
     unpopulated one plainly, as PostgreSQL requires. One transaction: the views change together,
     so the dashboard never mixes old and new, and the lock is released however the run ends. The
     dashboard cache moves to a new version once it commits.
+
+    The refresh is background work on the primary that serves checkouts: it runs on one core
+    (REPORTS_REFRESH_PARALLEL_WORKERS, 0 by default) and with REPORTS_REFRESH_WORK_MEM to hash its
+    groups in memory, both for this transaction only.
     """
     order = views_in_refresh_order(views)
     refreshed = []
@@ -80,6 +85,12 @@ def reports_refresh(*, views: Iterable[str] | None = None, concurrently: bool = 
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
         if not cursor.fetchone()[0]:
             raise RefreshAlreadyRunning("another refresh is running")
+        # set_config(..., true) is SET LOCAL: the pooled connection gets its defaults back at commit.
+        cursor.execute(
+            "SELECT set_config('max_parallel_workers_per_gather', %s, true), "
+            "set_config('work_mem', %s, true)",
+            [str(settings.REPORTS_REFRESH_PARALLEL_WORKERS), settings.REPORTS_REFRESH_WORK_MEM],
+        )
         cursor.execute(
             "SELECT matviewname, ispopulated FROM pg_matviews "
             "WHERE schemaname = current_schema() AND matviewname = ANY(%s)",

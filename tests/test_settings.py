@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
@@ -61,3 +62,24 @@ def test_debug_toolbar_only_in_local_settings():
     assert "debug_toolbar" not in production["apps"]
     assert not any("debug_toolbar" in middleware for middleware in production["middleware"])
     assert production["debug"] is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REPORTS_REFRESH_WORK_MEM", "lots"),
+        ("REPORTS_REFRESH_WORK_MEM", "64"),
+        ("REPORTS_REFRESH_PARALLEL_WORKERS", "-1"),
+    ],
+)
+def test_a_bad_refresh_setting_stops_start_up_with_a_message_naming_it(variable, value):
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "shopsite.settings.production", variable: value}
+    environment["SECRET_KEY"] = "x" * 50
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {variable} is {value!r}: " in result.stderr

@@ -1,9 +1,11 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -104,6 +106,19 @@ ADMIN_URL_PREFIX = "/admin/"
 # A database that cannot be reached answers 503 with this Retry-After (shopsite.outage).
 OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
 BENCHMARK_HELLO_VIEW = env.bool("BENCHMARK_HELLO_VIEW", default=False)  # /bench/hello for bench/web.py
+# The report refresh (reports.services.reports_refresh), for its own transaction only: parallel
+# workers per query (0: one core, so the refresh leaves the others to checkouts) and the memory
+# each sort or hash may take before it spills to disk (a PostgreSQL size: 64MB, 1GB).
+REPORTS_REFRESH_PARALLEL_WORKERS = env.int("REPORTS_REFRESH_PARALLEL_WORKERS", default=0)
+REPORTS_REFRESH_WORK_MEM = env.str("REPORTS_REFRESH_WORK_MEM", default="64MB")
+if REPORTS_REFRESH_PARALLEL_WORKERS < 0:
+    raise ImproperlyConfigured(
+        f"REPORTS_REFRESH_PARALLEL_WORKERS is '{REPORTS_REFRESH_PARALLEL_WORKERS}': 0 or more"
+    )
+if not re.fullmatch(r"\d+(kB|MB|GB|TB)", REPORTS_REFRESH_WORK_MEM):
+    raise ImproperlyConfigured(
+        f"REPORTS_REFRESH_WORK_MEM is {REPORTS_REFRESH_WORK_MEM!r}: a size such as 64MB"
+    )
 # Home and category pages for visitors without cookies come from Redis this long (0: never).
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=10)
 

@@ -1,5 +1,7 @@
 """The report views: what they count, their unique keys, and migrations that create and drop them."""
 
+import importlib
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -84,6 +86,33 @@ def test_no_column_of_any_report_is_null_over_the_edge_cases():
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(view)} WHERE {nulls}")
             assert cursor.fetchone()[0] == 0, view
+
+
+@pytest.mark.parametrize(
+    ("view", "definition"),
+    [
+        ("reports_sales_daily", "SALES_DAILY_0002"),
+        ("reports_customer_value", "CUSTOMER_VALUE_0002"),
+        ("reports_category_monthly", "CATEGORY_MONTHLY_0002"),
+    ],
+)
+def test_a_view_rewritten_for_a_cheaper_plan_holds_the_rows_of_its_first_definition(view, definition):
+    edge_cases()
+    make_sales(3)
+    reports_refresh()
+    first = importlib.import_module("reports.migrations.0003_report_views_aggregate_first")
+    query = re.sub(r"CREATE MATERIALIZED VIEW \w+ AS|WITH NO DATA", "", getattr(first, definition))
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {view}")
+        rows = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM (({query}) EXCEPT ALL (SELECT * FROM {view})) missing")
+        missing = cursor.fetchone()[0]
+        cursor.execute(f"SELECT count(*) FROM ((SELECT * FROM {view}) EXCEPT ALL ({query})) extra")
+        extra = cursor.fetchone()[0]
+
+    assert rows > 1
+    assert (missing, extra) == (0, 0)
 
 
 def test_the_refresh_order_knows_every_view_and_what_each_reads():

@@ -211,3 +211,50 @@ def test_a_committed_refresh_bumps_the_dashboard_version_and_a_failed_one_does_n
     finally:
         holder.close()
     assert namespace_version(DASHBOARD_NAMESPACE) == before + 1
+
+
+def _planner_settings(cursor) -> tuple[str, str]:
+    cursor.execute("SELECT current_setting('max_parallel_workers_per_gather'), current_setting('work_mem')")
+    return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refresh_runs_on_one_core_with_its_work_mem_and_the_connection_gets_its_defaults_back(
+    settings, empty_views_after
+):
+    settings.REPORTS_REFRESH_WORK_MEM = "48MB"
+    make_sales(2)
+    with connection.cursor() as cursor:
+        defaults = _planner_settings(cursor)
+    during = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("REFRESH MATERIALIZED VIEW"):
+            with context["connection"].cursor() as cursor:
+                during.append(_planner_settings(cursor))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        reports_refresh()
+    with connection.cursor() as cursor:
+        after = _planner_settings(cursor)
+
+    assert during == [("0", "48MB")] * len(REPORT_MODELS)
+    assert defaults != ("0", "48MB")
+    assert after == defaults
+
+
+def test_parallel_workers_can_be_given_back_to_the_refresh(settings):
+    settings.REPORTS_REFRESH_PARALLEL_WORKERS = 2
+    during = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("REFRESH MATERIALIZED VIEW"):
+            with context["connection"].cursor() as cursor:
+                during.append(_planner_settings(cursor)[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        reports_refresh(views=["reports_sales_daily"])
+
+    assert during == ["2"]
