@@ -48,7 +48,7 @@ SMOKE = {
     "reports": ["--runs", "1", "--refresh-runs", "1"],
     "web": ["--seconds", "1", "--runs", "1", "--connections", "2"],
     "replicas": ["--requests", "40", "--trials", "10"],
-    "refresh_load": ["--connections", "2"],
+    "refresh_load": ["--connections", "2", "--runs", "1"],
 }
 TITLES = {
     "ingest": "1. Ingest",
@@ -134,6 +134,10 @@ def write_summary(args, scale: int, seeded: str, ran: dict[str, float], seconds:
     on_replicas = replicas["browse_selects_on_replicas"]
     stale = replicas["stale_own_write_reads"]
     p95_change = refresh["p95_change"]
+    niced = refresh.get("p95_change_refresh_at_nice_19")
+    p95_measured = f"{p95_change:+.0%}" + (
+        f" ({niced:+.0%} with the refresh at nice 19)" if niced is not None else ""
+    )
     goals = [
         ("category page vs hello world", f"{category:.0%}", ">= 35%", category >= 0.35),
         ("product page vs hello world", f"{product:.0%}", ">= 45%", product >= 0.45),
@@ -147,7 +151,7 @@ def write_summary(args, scale: int, seeded: str, ran: dict[str, float], seconds:
         ("import path vs raw COPY (new products)", f"{import_vs_copy:.2f}", ">= 0.50", import_vs_copy >= 0.5),
         ("browse SELECTs on the replicas", f"{on_replicas:.1%}", ">= 90%", on_replicas >= 0.9),
         ("stale own-write reads, replay paused", f"{stale}", "0", stale == 0),
-        ("page p95 during a refresh vs before", f"{p95_change:+.0%}", "<= +20%", p95_change <= 0.2),
+        ("page p95 during a refresh vs before", p95_measured, "<= +20%", p95_change <= 0.2),
     ]
     command = "make bench" + ("" if args.smoke else f" (BENCH_SCALE={scale})")
     lines = [
