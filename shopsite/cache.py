@@ -39,6 +39,14 @@ def namespace_version(namespace: str) -> int:
     return int(version)
 
 
+def namespace_version_and_value(namespace: str, key: str) -> tuple[int | None, object | None]:
+    """Return the namespace's version (None if never set) and the value of `key` (None if
+    missing), in one round trip: for a value that records the version it was built in."""
+    found = cache.get_many([f"ns:{namespace}", key])
+    version = found.get(f"ns:{namespace}")
+    return (None if version is None else int(version)), found.get(key)
+
+
 def namespace_bump(namespace: str) -> None:
     """Move a namespace to a new version: every key built with the old one is stale."""
     try:

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
-from shopsite.cache import versioned_key
+from shopsite.cache import namespace_version, namespace_version_and_value
 from shopsite.timing import count_cache
 
 # A form's CSRF token is the one per-visitor part of such a page: it is cached as a placeholder
@@ -38,11 +38,14 @@ def cache_page_for_visitors(namespace: str):
             if request.method != "GET" or request.COOKIES or not settings.PAGE_CACHE_SECONDS:
                 return view(request, *args, **kwargs)
             path = hashlib.sha1(request.get_full_path().encode()).hexdigest()
-            key = versioned_key(namespace, "page", path)
-            cached = cache.get(key)
-            count_cache(hit=cached is not None)
-            if cached is not None:
-                content, content_type = cached
+            key = f"{namespace}:page:{path}"
+            # One round trip for the namespace's version and the page, which records the version
+            # it was rendered in: a page of an older version is a miss.
+            version, cached = namespace_version_and_value(namespace, key)
+            hit = cached is not None and version is not None and cached[0] == version
+            count_cache(hit=hit)
+            if hit:
+                _, content, content_type = cached
                 if CSRF_PLACEHOLDER in content:
                     content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
                 return HttpResponse(content, content_type=content_type)
@@ -50,7 +53,10 @@ def cache_page_for_visitors(namespace: str):
             # Only a plain 200 setting no cookie of its own is the same for every such visitor.
             if response.status_code == 200 and not response.cookies and not response.streaming:
                 content = CSRF_INPUT.sub(rb"\1" + CSRF_PLACEHOLDER + rb"\2", response.content)
-                cache.set(key, (content, response["Content-Type"]), settings.PAGE_CACHE_SECONDS)
+                if version is None:
+                    version = namespace_version(namespace)
+                entry = (version, content, response["Content-Type"])
+                cache.set(key, entry, settings.PAGE_CACHE_SECONDS)
             return response
 
         return wrapper
