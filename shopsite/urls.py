@@ -1,12 +1,23 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
 
 from shopsite.health import healthz
 
+
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages without an icon link (the admin's): not a 404 page.
+    Not a permanent redirect: the icon's static name changes with its content."""
+    return HttpResponseRedirect(static("shopsite/favicon.svg"))
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),

@@ -84,6 +84,8 @@ class World:
 SHOP: dict[str, tuple[Callable[[World], str], dict[str, str]]] = {
     # Load balancers probe it; it says which servers are up and nothing about any user.
     "healthz": (lambda w: reverse("healthz"), by_role("200")),
+    # The shop's icon, for everyone.
+    "favicon": (lambda w: reverse("favicon"), by_role("302 /static/shopsite/favicon.svg")),
     "accounts:cart": (lambda w: reverse("accounts:cart"), by_role("200")),
     # Cart changes are POST only: a link or an image cannot change anyone's cart.
     "accounts:cart_add": (lambda w: reverse("accounts:cart_add"), by_role("405")),
