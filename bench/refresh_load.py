@@ -19,6 +19,7 @@ worker before and during a refresh (bench/python_profile.py). Writes bench/resul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import statistics
@@ -46,13 +47,14 @@ def refresh_command(env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "manage.py", "refresh_reports"], cwd=BASE_DIR, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     backend = refresh_backend(process)
-    if env.get("BENCH_REFRESH_NICE"):
+    if backend is not None and env.get("BENCH_REFRESH_NICE"):
         lowest_priority(backend)
     return process
 
 
-def refresh_backend(process: subprocess.Popen) -> int:
-    """Return the PID of the PostgreSQL backend serving the refresh `process`, once it connects."""
+def refresh_backend(process: subprocess.Popen) -> int | None:
+    """Return the PID of the PostgreSQL backend serving the refresh `process` once it connects,
+    or None if the process ended first (a tiny database refreshes between two looks)."""
     from django.db import connection
 
     while process.poll() is None:
@@ -63,7 +65,7 @@ def refresh_backend(process: subprocess.Popen) -> int:
             if row := cursor.fetchone():
                 return row[0]
         time.sleep(0.01)
-    sys.exit("refresh_reports ended before it connected")
+    return None
 
 
 def lowest_priority(pid: int) -> None:
@@ -73,10 +75,13 @@ def lowest_priority(pid: int) -> None:
     (on here) each session shares the CPU equally with every other one, whatever its nice value:
     the autogroup's own nice is what counts.
     """
-    os.setpriority(os.PRIO_PROCESS, pid, 19)
-    autogroup = Path(f"/proc/{pid}/autogroup")
-    if autogroup.exists():
-        autogroup.write_text("19")
+    process = Path(f"/proc/{pid}")
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # it may have ended meanwhile
+        if not (process / "cmdline").read_bytes().startswith(b"postgres"):
+            return  # not this machine's backend: the database runs elsewhere
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
+        if (process / "autogroup").exists():
+            (process / "autogroup").write_text("19")
 
 
 def can_lower_priority_of_the_database() -> bool:
