@@ -13,7 +13,7 @@ from django.http import Http404
 
 from catalog.forms import SORTS, ProductFilters
 from catalog.models import Category, Product
-from shopsite.cache import get_or_build, versioned_key
+from shopsite.cache import get_or_build
 
 # A DISTINCT over every product's details is a full scan: staff can wait minutes for a new color.
 PRODUCT_COLORS_TTL = 600
@@ -49,7 +49,7 @@ def categories_with_counts() -> list[dict]:
         ).values("name", "slug", "product_count")
         return list(categories.order_by("name"))
 
-    return get_or_build(versioned_key("catalog", "categories"), build, timeout=CATALOG_TTL)
+    return get_or_build("catalog", "categories", build=build, timeout=CATALOG_TTL)
 
 
 def newest_products(*, limit: int = NEWEST_ON_HOME) -> list[dict]:
@@ -63,7 +63,7 @@ def newest_products(*, limit: int = NEWEST_ON_HOME) -> list[dict]:
         )
         return list(products)
 
-    return get_or_build(versioned_key("catalog", "newest", limit), build, timeout=CATALOG_TTL)
+    return get_or_build("catalog", "newest", limit, build=build, timeout=CATALOG_TTL)
 
 
 def category_by_slug(slug: str) -> CategoryInfo:
@@ -75,7 +75,7 @@ def category_by_slug(slug: str) -> CategoryInfo:
             raise Http404("No such category")  # not cached: random slugs must not fill Redis
         return CategoryInfo(row[0], row[1], row[2], tuple(row[3]))
 
-    return get_or_build(versioned_key("catalog", "category", slug), build, timeout=CATALOG_TTL)
+    return get_or_build("catalog", "category", slug, build=build, timeout=CATALOG_TTL)
 
 
 def _filtered(category: CategoryInfo, filters: ProductFilters) -> QuerySet[Product]:
@@ -128,8 +128,9 @@ def facet_counts(*, category: CategoryInfo, filters: ProductFilters) -> dict[str
             del values[FACET_VALUES_SHOWN:]
         return counts
 
-    key = versioned_key("catalog", "facets", category.id, filters.cache_key())
-    return get_or_build(key, build, timeout=CATALOG_TTL)
+    return get_or_build(
+        "catalog", "facets", category.id, filters.cache_key(), build=build, timeout=CATALOG_TTL
+    )
 
 
 def product_for_page(slug: str) -> Product:
@@ -171,8 +172,8 @@ def related_products(*, product: Product, limit: int = RELATED_SHOWN) -> list[di
         )
         return list(related)
 
-    key = versioned_key("catalog", "related", product.pk, product.updated.timestamp(), limit)
-    return get_or_build(key, build, timeout=CATALOG_TTL)
+    parts = ("related", product.pk, product.updated.timestamp(), limit)
+    return get_or_build("catalog", *parts, build=build, timeout=CATALOG_TTL)
 
 
 def product_colors(*, limit: int) -> list[str]:

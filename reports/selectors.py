@@ -18,7 +18,7 @@ from reports.models import (
     ProductSales,
     SalesDaily,
 )
-from shopsite.cache import get_or_build, namespace_version
+from shopsite.cache import get_or_build
 
 DASHBOARD_NAMESPACE = "dashboard"
 # A refresh bumps the namespace at once; the timeout bounds the memory of unused ranges.
@@ -211,15 +211,19 @@ def category_months(months: list[date], rows: Iterable[tuple[int, str, date, Dec
 def dashboard_data(*, filters: DashboardFilters, today: date) -> DashboardData:
     """Return every block of the dashboard, each from Redis when cached, else from its views.
 
-    Keys embed the namespace version that each refresh bumps, so a refresh shows at once; one
-    request builds a missing block while others wait for it. Without Redis, every block comes
-    from the views.
+    Each block records the namespace version it was built in, which each refresh bumps, so a
+    refresh shows at once; one request builds a missing block while others wait for it. Without
+    Redis, every block comes from the views.
     """
-    version = namespace_version(DASHBOARD_NAMESPACE)
 
     def cached(build, *parts):
-        key = ":".join([DASHBOARD_NAMESPACE, f"v{version}", f"f{DASHBOARD_BLOCKS_FORMAT}", *map(str, parts)])
-        return get_or_build(key, build, timeout=DASHBOARD_CACHE_TIMEOUT)
+        return get_or_build(
+            DASHBOARD_NAMESPACE,
+            f"f{DASHBOARD_BLOCKS_FORMAT}",
+            *parts,
+            build=build,
+            timeout=DASHBOARD_CACHE_TIMEOUT,
+        )
 
     freshness = cached(lambda: reports_freshness(list(REPORT_MODELS)), "freshness")
 

@@ -1,9 +1,10 @@
 """Cache helpers: versioned namespaces, invalidation on commit, one rebuild at a time.
 
-A namespace ("catalog", "dashboard") has a version number kept in Redis. Keys embed it, so a
-write that changes the namespace's data bumps the version once (in `transaction.on_commit`) and
-every old key is simply never read again and expires on its own: no `KEYS` scan, no list of keys
-to delete. When Redis is down every helper degrades to "not cached": callers compute from the
+A namespace ("catalog", "dashboard") has a version number kept in Redis. Each entry records the
+version it was built in and is read together with the current version (one MGET), so a write
+that changes the namespace's data bumps the version once (in `transaction.on_commit`) and every
+older entry is a miss from then on, rebuilt on demand or expiring on its own: no `KEYS` scan, no
+list of keys to delete. When Redis is down every helper degrades to "not cached": callers compute from the
 database.
 """
 
@@ -60,18 +61,30 @@ def namespace_bump_on_commit(namespace: str) -> None:
     transaction.on_commit(lambda: namespace_bump(namespace))
 
 
-def versioned_key(namespace: str, *parts: object) -> str:
-    """Return a cache key in the namespace's current version."""
-    return ":".join([namespace, f"v{namespace_version(namespace)}", *map(str, parts)])
+def get_or_build(
+    namespace: str, *parts: object, build: Callable[[], T], timeout: int, wait: float = 2.0
+) -> T:
+    """Return the cached value named by `parts` in the namespace, or build it: one process builds
+    while the others wait up to `wait` seconds for its result (then build it themselves rather
+    than fail).
 
+    A hit is one round trip: an MGET of the namespace's version and the entry, which records the
+    version it was built in. An entry of another version is a miss, so a bump makes every entry
+    of the namespace stale at once, without deleting any.
+    """
+    key = ":".join([namespace, *map(str, parts)])
+    version, entry = namespace_version_and_value(namespace, key)
 
-def get_or_build(key: str, build: Callable[[], T], *, timeout: int, wait: float = 2.0) -> T:
-    """Return the cached value of `key`, or build it: one process builds while the others wait
-    up to `wait` seconds for its result (then build it themselves rather than fail)."""
-    value = cache.get(key, MISSING)
+    def current(entry) -> object:
+        """The value of an entry built in the namespace's version, else MISSING."""
+        return entry[1] if entry is not None and entry[0] == version else MISSING
+
+    value = current(entry)
     count_cache(hit=value is not MISSING)
     if value is not MISSING:
         return value
+    if version is None:
+        version = namespace_version(namespace)
     lock = cache.lock(f"lock:{key}", timeout=max(int(wait * 5), 10), blocking_timeout=0)
     if lock is None:  # the cache client skipped Redis (an ignored error, or its circuit is open)
         return build()
@@ -83,7 +96,7 @@ def get_or_build(key: str, build: Callable[[], T], *, timeout: int, wait: float 
     if acquired:
         try:
             value = build()
-            cache.set(key, value, timeout)
+            cache.set(key, (version, value), timeout)
             return value
         finally:
             with contextlib.suppress(RedisError):  # it expires on its own
@@ -91,7 +104,7 @@ def get_or_build(key: str, build: Callable[[], T], *, timeout: int, wait: float 
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         time.sleep(0.02)
-        value = cache.get(key, MISSING)
+        value = current(cache.get(key))
         if value is not MISSING:
             return value
     logger.info("waited %.1fs for another process to build %s: building it here", wait, key)

@@ -11,15 +11,14 @@ from shopsite.cache import (
     namespace_bump,
     namespace_bump_on_commit,
     namespace_version,
-    versioned_key,
 )
+from tests.redis_commands import redis_commands
 
 
 def test_a_namespace_starts_at_version_1_and_bumps_by_one():
     assert namespace_version("things") == 1
     namespace_bump("things")
     assert namespace_version("things") == 2
-    assert versioned_key("things", "list", 3) == "things:v2:list:3"
 
 
 def test_a_bump_of_a_lost_version_jumps_above_any_old_version():
@@ -51,9 +50,30 @@ def test_get_or_build_builds_once_then_serves_the_cache():
         calls.append(1)
         return {"answer": 42}
 
-    assert get_or_build("answer", build, timeout=60) == {"answer": 42}
-    assert get_or_build("answer", build, timeout=60) == {"answer": 42}
+    assert get_or_build("things", "answer", build=build, timeout=60) == {"answer": 42}
+    assert get_or_build("things", "answer", build=build, timeout=60) == {"answer": 42}
     assert len(calls) == 1
+
+
+def test_a_cached_value_costs_one_redis_round_trip():
+    get_or_build("things", "answer", build=lambda: 42, timeout=60)
+
+    with redis_commands() as ran:
+        assert get_or_build("things", "answer", build=lambda: 0, timeout=60) == 42
+
+    assert ran == {"mget": 1}
+
+
+def test_a_bump_makes_every_value_of_the_namespace_stale_and_no_other():
+    get_or_build("things", "list", build=lambda: "old list", timeout=60)
+    get_or_build("things", "count", build=lambda: "old count", timeout=60)
+    get_or_build("others", "list", build=lambda: "other list", timeout=60)
+
+    namespace_bump("things")
+
+    assert get_or_build("things", "list", build=lambda: "new list", timeout=60) == "new list"
+    assert get_or_build("things", "count", build=lambda: "new count", timeout=60) == "new count"
+    assert get_or_build("others", "list", build=lambda: "rebuilt", timeout=60) == "other list"
 
 
 def test_get_or_build_lets_one_thread_build_while_the_others_wait_for_its_value():
@@ -69,7 +89,7 @@ def test_get_or_build_lets_one_thread_build_while_the_others_wait_for_its_value(
 
     def reader():
         started.wait()
-        results.append(get_or_build("slow", slow_build, timeout=60, wait=5))
+        results.append(get_or_build("things", "slow", build=slow_build, timeout=60, wait=5))
 
     threads = [threading.Thread(target=reader) for _ in range(5)]
     for thread in threads:
@@ -86,6 +106,6 @@ def test_get_or_build_builds_without_redis(settings):
         "default": settings.CACHES["default"] | {"LOCATION": "redis://127.0.0.1:1/0"},
     }
 
-    assert get_or_build("anything", lambda: "from the database", timeout=60) == "from the database"
-    assert cache.get("anything") is None
+    assert get_or_build("things", "any", build=lambda: "from the database", timeout=60) == "from the database"
+    assert cache.get("things:any") is None
     assert namespace_version("things") == 1

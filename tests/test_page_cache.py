@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import CategoryFactory, ProductFactory
+from tests.redis_commands import redis_commands
 
 pytestmark = pytest.mark.django_db
 
@@ -83,23 +84,11 @@ def test_a_cached_page_with_a_form_gives_each_visitor_a_csrf_token_of_their_own(
     assert added.status_code in (302, 303)
 
 
-def _redis_calls() -> dict[str, int]:
-    """Return how many times Redis ran each command so far (the server's own counters)."""
-    from django_redis import get_redis_connection
-
-    stats = get_redis_connection("default").info("commandstats")
-    calls = {name.removeprefix("cmdstat_"): values["calls"] for name, values in stats.items()}
-    calls.pop("info", None)  # this function's own
-    return calls
-
-
 def test_a_cached_page_costs_one_redis_round_trip(client, cached_pages, category_url):
     client.get(category_url)
-    before = _redis_calls()
 
-    again = client.get(category_url)
+    with redis_commands() as ran:
+        again = client.get(category_url)
 
-    after = _redis_calls()
-    ran = {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name, 0)}
     assert 'cache;desc="1 hits' in again["Server-Timing"]
     assert ran == {"mget": 1}

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import CategoryFactory, ProductFactory
+from tests.redis_commands import redis_commands
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +73,23 @@ def test_product_page_queries_do_not_grow(client, shirts, django_assert_num_quer
     assert response.status_code == 200
     with django_assert_num_queries(1):
         assert client.get(product.get_absolute_url()).status_code == 200
+
+
+def test_a_warm_page_takes_one_redis_round_trip_per_cached_part(client, shirts):
+    _stock_shirts(shirts, 5)
+    product = ProductFactory(category=shirts, details={"color": "red"})
+    round_trips = {
+        _category_url(color="red"): 2,  # the category, its facet counts
+        reverse("catalog:home"): 2,  # categories with counts, newest products
+        product.get_absolute_url(): 1,  # related products
+    }
+    for url, expected in round_trips.items():
+        client.get(url)
+
+        with redis_commands() as ran:
+            assert client.get(url).status_code == 200
+
+        assert ran == {"mget": expected}, url
 
 
 # --- What the pages show -------------------------------------------------------------------
