@@ -260,12 +260,35 @@ def _port_taken(port: int) -> bool:
         return False
 
 
-def _check_port_free(port: int, what: str) -> None:
+def _bindable(port: int) -> bool:
+    """Whether a server could listen on the port now (both servers set SO_REUSEADDR too)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def _check_port_free(port: int, what: str, wait: float = 70) -> None:
     if _port_taken(port):
         raise StackError(
             f"port {port} for {what} is taken by another process (another checkout's stack?): "
             "stop it, or choose other ports with STACK_PG_PORT, STACK_REPLICA_PORT, STACK_REDIS_PORT"
         )
+    # The stack's ports lie in the kernel's range for outgoing connections: a client connection
+    # that just closed may hold one for up to a minute (TIME_WAIT). Wait that out.
+    deadline = time.monotonic() + wait
+    if not _bindable(port):
+        print(f"devstack: port {port} for {what} is held by a closing connection: waiting up to {wait:.0f}s")
+    while not _bindable(port):
+        if time.monotonic() > deadline:
+            raise StackError(
+                f"port {port} for {what} stayed in use for {wait:.0f}s though nothing listens on it: "
+                "choose other ports with STACK_PG_PORT, STACK_REPLICA_PORT, STACK_REDIS_PORT"
+            )
+        time.sleep(0.5)
 
 
 def _start_pg(bins: dict, server: PgServer, owner) -> None:

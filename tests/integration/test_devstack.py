@@ -1,8 +1,11 @@
 """The local stack started by `make test` is idempotent and reports itself."""
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,32 @@ def test_env_prints_export_lines_a_shell_can_eval():
     ).stdout.split()
 
     assert exported == [STACK_ENV["DATABASE_URL"], STACK_ENV["REDIS_URL"]]
+
+
+def _held_port() -> socket.socket:
+    """Return a socket that holds a free loopback port without listening, as a closing
+    connection in TIME_WAIT does."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    return holder
+
+
+def test_a_port_held_by_a_closing_connection_is_waited_for():
+    holder = _held_port()
+    port = holder.getsockname()[1]
+    threading.Timer(1.0, holder.close).start()
+    started = time.monotonic()
+
+    devstack._check_port_free(port, "a test server", wait=10)
+
+    assert 0.9 < time.monotonic() - started < 5
+
+
+def test_a_port_held_too_long_is_a_clear_error():
+    holder = _held_port()
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(devstack.StackError, match=f"port {port} for a test server stayed in use for 1s"):
+            devstack._check_port_free(port, "a test server", wait=1)
+    finally:
+        holder.close()
