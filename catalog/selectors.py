@@ -101,36 +101,51 @@ def products_for_listing(*, category: CategoryInfo, filters: ProductFilters) -> 
     return _filtered(category, filters).only(*LISTING_COLUMNS).order_by(*SORTS[filters.sort])
 
 
-def facet_counts(*, category: CategoryInfo, filters: ProductFilters) -> dict[str, list[tuple[str, int]]]:
+@dataclass(frozen=True)
+class ListingSummary:
+    """What a category page shows about all the products matching its filters, not one page."""
+
+    count: int
+    facets: dict[str, list[tuple[str, int]]]
+
+
+def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> ListingSummary:
+    """Return how many products match the filters and the facet counts, cached per category and
+    filters: a warm category page then runs one query, its page of products. Nothing in it
+    changes with stock, so checkouts leave it cached."""
+
+    def build() -> ListingSummary:
+        return ListingSummary(_filtered(category, filters).count(), _facet_counts(category, filters))
+
+    return get_or_build(
+        "catalog", "listing", category.id, filters.cache_key(), build=build, timeout=CATALOG_TTL
+    )
+
+
+def _facet_counts(category: CategoryInfo, filters: ProductFilters) -> dict[str, list[tuple[str, int]]]:
     """Return, for each facet of the category, its values and how many products each would show.
 
     A facet's counts apply every filter but its own (choosing red next to blue adds products),
-    so each facet is a branch of one UNION ALL query. Cached per category and filters.
+    so each facet is a branch of one UNION ALL query.
     """
-
-    def build() -> dict[str, list[tuple[str, int]]]:
-        if not category.facets:
-            return {}
-        branches = [
-            _filtered(category, filters.without(facet))
-            .annotate(facet=Value(facet), value=KeyTextTransform(facet, "details"))
-            .filter(value__isnull=False)
-            .values("facet", "value")
-            .annotate(n=Count("id"))
-            .order_by()
-            for facet in category.facets
-        ]
-        counts: dict[str, list[tuple[str, int]]] = {facet: [] for facet in category.facets}
-        for row in branches[0].union(*branches[1:], all=True):
-            counts[row["facet"]].append((row["value"], row["n"]))
-        for values in counts.values():
-            values.sort(key=lambda pair: (-pair[1], pair[0]))
-            del values[FACET_VALUES_SHOWN:]
-        return counts
-
-    return get_or_build(
-        "catalog", "facets", category.id, filters.cache_key(), build=build, timeout=CATALOG_TTL
-    )
+    if not category.facets:
+        return {}
+    branches = [
+        _filtered(category, filters.without(facet))
+        .annotate(facet=Value(facet), value=KeyTextTransform(facet, "details"))
+        .filter(value__isnull=False)
+        .values("facet", "value")
+        .annotate(n=Count("id"))
+        .order_by()
+        for facet in category.facets
+    ]
+    counts: dict[str, list[tuple[str, int]]] = {facet: [] for facet in category.facets}
+    for row in branches[0].union(*branches[1:], all=True):
+        counts[row["facet"]].append((row["value"], row["n"]))
+    for values in counts.values():
+        values.sort(key=lambda pair: (-pair[1], pair[0]))
+        del values[FACET_VALUES_SHOWN:]
+    return counts
 
 
 def product_for_page(slug: str) -> Product:

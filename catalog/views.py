@@ -1,12 +1,13 @@
 """The catalog pages: thin, each reads through catalog.selectors."""
 
-from django.core.paginator import EmptyPage, Paginator
+from django.core.paginator import EmptyPage
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from catalog import selectors
 from catalog.forms import SORT_LABELS, ProductFilterForm
+from catalog.paging import CountedPaginator
 from shopsite.page_cache import cache_page_for_visitors
 
 PAGE_SIZE = 24
@@ -29,7 +30,9 @@ def category(request, slug: str):
     form = ProductFilterForm(request.GET, facets=list(category.facets))
     valid = form.is_valid()
     filters = form.filters()  # the valid part: a bad price is shown as an error, not applied
-    paginator = Paginator(selectors.products_for_listing(category=category, filters=filters), PAGE_SIZE)
+    summary = selectors.listing_summary(category=category, filters=filters)
+    products = selectors.products_for_listing(category=category, filters=filters)
+    paginator = CountedPaginator(products, PAGE_SIZE, count=summary.count)
     try:
         page = paginator.page(form.page_number())
     except EmptyPage:
@@ -39,7 +42,7 @@ def category(request, slug: str):
         "form": form,
         "filters": filters,
         "page": page,
-        "facets": selectors.facet_counts(category=category, filters=filters),
+        "facets": summary.facets,
         "sort_labels": SORT_LABELS,
     }
     return render(request, "catalog/category.html", context, status=200 if valid else 400)
