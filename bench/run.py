@@ -129,6 +129,8 @@ def write_summary(args, scale: int, seeded: str, ran: dict[str, float], seconds:
     shares = web["share_of_ceiling"]
     warm_queries = reports["dashboard_queries"]["warm Redis cache"]
     category, product = shares["category list, filtered"], shares["product page"]
+    category_rendered = shares["category list, filtered, rendered (a cookie)"]
+    product_rendered = shares["product page, rendered (a cookie)"]
     live_vs_view = reports["live_vs_view_sales_daily"]
     import_vs_copy = ingest["import_new_vs_copy"]
     on_replicas = replicas["browse_selects_on_replicas"]
@@ -139,8 +141,18 @@ def write_summary(args, scale: int, seeded: str, ran: dict[str, float], seconds:
         f" ({niced:+.0%} with the refresh at nice 19)" if niced is not None else ""
     )
     goals = [
-        ("category page vs hello world", f"{category:.0%}", ">= 35%", category >= 0.35),
-        ("product page vs hello world", f"{product:.0%}", ">= 45%", product >= 0.45),
+        (
+            "category page vs hello world (no cookie: microcache)",
+            f"{category:.0%} (rendered, with a cookie: {category_rendered:.0%})",
+            ">= 35%",
+            category >= 0.35,
+        ),
+        (
+            "product page vs hello world (no cookie: microcache)",
+            f"{product:.0%} (rendered, with a cookie: {product_rendered:.0%})",
+            ">= 45%",
+            product >= 0.45,
+        ),
         (
             "warm dashboard: queries (the user's only)",
             f"{warm_queries}",
