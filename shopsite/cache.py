@@ -4,8 +4,8 @@ A namespace ("catalog", "dashboard") has a version number kept in Redis. Each en
 version it was built in and is read together with the current version (one MGET), so a write
 that changes the namespace's data bumps the version once (in `transaction.on_commit`) and every
 older entry is a miss from then on, rebuilt on demand or expiring on its own: no `KEYS` scan, no
-list of keys to delete. When Redis is down every helper degrades to "not cached": callers compute from the
-database.
+list of keys to delete. When Redis is down every helper degrades to "not cached": callers
+compute from the database.
 """
 
 from __future__ import annotations
