@@ -61,6 +61,14 @@ def namespace_bump_on_commit(namespace: str) -> None:
     transaction.on_commit(lambda: namespace_bump(namespace))
 
 
+def value_of_version(entry: object, version: int | None) -> object:
+    """Return the value of an entry `(version built in, value)` if it was built in `version`,
+    else MISSING (no entry, no version, or an older one)."""
+    if entry is None or version is None or entry[0] != version:
+        return MISSING
+    return entry[1]
+
+
 def get_or_build(
     namespace: str, *parts: object, build: Callable[[], T], timeout: int, wait: float = 2.0
 ) -> T:
@@ -75,11 +83,7 @@ def get_or_build(
     key = ":".join([namespace, *map(str, parts)])
     version, entry = namespace_version_and_value(namespace, key)
 
-    def current(entry) -> object:
-        """The value of an entry built in the namespace's version, else MISSING."""
-        return entry[1] if entry is not None and entry[0] == version else MISSING
-
-    value = current(entry)
+    value = value_of_version(entry, version)
     count_cache(hit=value is not MISSING)
     if value is not MISSING:
         return value
@@ -104,7 +108,7 @@ def get_or_build(
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         time.sleep(0.02)
-        value = current(cache.get(key))
+        value = value_of_version(cache.get(key), version)
         if value is not MISSING:
             return value
     logger.info("waited %.1fs for another process to build %s: building it here", wait, key)

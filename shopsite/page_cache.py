@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
-from shopsite.cache import namespace_version, namespace_version_and_value
+from shopsite.cache import MISSING, namespace_version, namespace_version_and_value, value_of_version
 from shopsite.timing import count_cache
 
 # A form's CSRF token is the one per-visitor part of such a page: it is cached as a placeholder
@@ -41,11 +41,11 @@ def cache_page_for_visitors(namespace: str):
             key = f"{namespace}:page:{path}"
             # One round trip for the namespace's version and the page, which records the version
             # it was rendered in: a page of an older version is a miss.
-            version, cached = namespace_version_and_value(namespace, key)
-            hit = cached is not None and version is not None and cached[0] == version
-            count_cache(hit=hit)
-            if hit:
-                _, content, content_type = cached
+            version, entry = namespace_version_and_value(namespace, key)
+            cached = value_of_version(entry, version)
+            count_cache(hit=cached is not MISSING)
+            if cached is not MISSING:
+                content, content_type = cached
                 if CSRF_PLACEHOLDER in content:
                     content = content.replace(CSRF_PLACEHOLDER, get_token(request).encode())
                 return HttpResponse(content, content_type=content_type)
@@ -55,7 +55,7 @@ def cache_page_for_visitors(namespace: str):
                 content = CSRF_INPUT.sub(rb"\1" + CSRF_PLACEHOLDER + rb"\2", response.content)
                 if version is None:
                     version = namespace_version(namespace)
-                entry = (version, content, response["Content-Type"])
+                entry = (version, (content, response["Content-Type"]))
                 cache.set(key, entry, settings.PAGE_CACHE_SECONDS)
             return response
 

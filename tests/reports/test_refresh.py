@@ -218,14 +218,8 @@ def _planner_settings(cursor) -> tuple[str, str]:
     return cursor.fetchone()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_refresh_runs_on_one_core_with_its_work_mem_and_the_connection_gets_its_defaults_back(
-    settings, empty_views_after
-):
-    settings.REPORTS_REFRESH_WORK_MEM = "48MB"
-    make_sales(2)
-    with connection.cursor() as cursor:
-        defaults = _planner_settings(cursor)
+def _planner_settings_at_each_refresh(run) -> list[tuple[str, str]]:
+    """Call `run` and return the planner settings in force at each REFRESH statement it ran."""
     during = []
 
     def spy(execute, sql, params, many, context):
@@ -235,7 +229,19 @@ def test_the_refresh_runs_on_one_core_with_its_work_mem_and_the_connection_gets_
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(spy):
-        reports_refresh()
+        run()
+    return during
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_refresh_runs_on_one_core_with_its_work_mem_and_the_connection_gets_its_defaults_back(
+    settings, empty_views_after
+):
+    settings.REPORTS_REFRESH_WORK_MEM = "48MB"
+    make_sales(2)
+    with connection.cursor() as cursor:
+        defaults = _planner_settings(cursor)
+    during = _planner_settings_at_each_refresh(reports_refresh)
     with connection.cursor() as cursor:
         after = _planner_settings(cursor)
 
@@ -246,15 +252,6 @@ def test_the_refresh_runs_on_one_core_with_its_work_mem_and_the_connection_gets_
 
 def test_parallel_workers_can_be_given_back_to_the_refresh(settings):
     settings.REPORTS_REFRESH_PARALLEL_WORKERS = 2
-    during = []
+    during = _planner_settings_at_each_refresh(lambda: reports_refresh(views=["reports_sales_daily"]))
 
-    def spy(execute, sql, params, many, context):
-        if sql.startswith("REFRESH MATERIALIZED VIEW"):
-            with context["connection"].cursor() as cursor:
-                during.append(_planner_settings(cursor)[0])
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(spy):
-        reports_refresh(views=["reports_sales_daily"])
-
-    assert during == ["2"]
+    assert [workers for workers, _work_mem in during] == ["2"]
