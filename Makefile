@@ -3,12 +3,12 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STACK := $(PY) -m shopsite.devstack
+STACK := $(PY) -m shopsite.localstack
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint format migrate seed tools venv stack-up stack-down stack-status stack-env stack-destroy
+.PHONY: help run test bench lint format audit migrate seed tools venv dev stack-up stack-down stack-status stack-env stack-destroy
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,29 +20,38 @@ $(PY):
 	  else echo "python3 -m venv failed: install python3-venv (Debian) or Python 3.11" >&2; exit 1; fi; }
 	@$(PY) -m pip install -q --upgrade pip
 
-# Reinstall whenever requirements.txt changes.
+# Production's requirements (requirements.txt), reinstalled whenever that file changes.
 $(VENV)/.installed: requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
 	@touch $@
 
+# The test, lint, bench and development tools on top (requirements-dev.txt), reinstalled whenever
+# either file changes.
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
 venv: $(VENV)/.installed
+
+dev: $(VENV)/.installed-dev
 
 stack-up: venv ## Start PostgreSQL primary + replica and Redis under var/ (idempotent)
 	@$(STACK) up
 
 stack-down: ## Stop the local stack's servers
-	@$(PY) -m shopsite.devstack down
+	@$(STACK) down
 
 stack-status: ## Show which of the local stack's servers run
-	@$(PY) -m shopsite.devstack status
+	@$(STACK) status
 
 stack-env: ## Print the stack's settings as export lines: eval "$$(make -s stack-env)"
-	@$(PY) -m shopsite.devstack env
+	@$(STACK) env
 
 stack-destroy: ## Stop the local stack and delete its data
-	@$(PY) -m shopsite.devstack destroy
+	@$(STACK) destroy
 
-migrate: stack-up ## Apply migrations to the primary
+# manage.py runs with the local settings, which load the debug toolbar: hence the dev install.
+migrate: stack-up dev ## Apply migrations to the primary
 	$(PY) manage.py migrate --no-input
 
 seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 orders) if it is empty
@@ -50,7 +59,7 @@ seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 ord
 	$(PY) manage.py refresh_reports || [ $$? -eq 75 ]  # 75: another refresh is running, fine
 	@grep '^demo-staff ' var/demo-logins.txt 2>/dev/null | awk '{print "Staff login for /admin/: " $$1 " / " $$2}' || true
 
-run: seed ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000
+run: seed dev ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The browser tests drive Debian's chromium through chromium-driver (no browser download); the
@@ -64,22 +73,22 @@ tools:
 
 # Two replicas, so that the tests can show reads spread over both and surviving one's loss.
 test: export STACK_REPLICAS = 2
-test: stack-up tools ## Run the whole test suite against the local stack (primary, 2 replicas, Redis)
+test: stack-up dev tools ## Run the whole test suite against the local stack (primary, 2 replicas, Redis)
 	$(PY) -m pytest
 
 bench: export STACK_REPLICAS = 2
-bench: stack-up tools ## Run every benchmark (BENCH_SCALE orders, default 1,000,000) into bench/results/latest.md
+bench: stack-up dev tools ## Run every benchmark (BENCH_SCALE orders, default 1,000,000) into bench/results/latest.md
 	$(PY) bench/run.py --scale $(or $(BENCH_SCALE),1000000)
 
-lint: venv ## Check the code with ruff
+lint: dev ## Check the code with ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 # --strict: a package the service cannot look up fails the audit instead of passing unaudited. It
 # needs PyPI's JSON API (pypi.org/pypi/NAME/VERSION/json): not in CI while CI's network lacks it.
-audit: venv ## Check the pinned requirements against PyPI's vulnerability data (pip-audit)
-	$(VENV)/bin/pip-audit --strict --no-deps --disable-pip --vulnerability-service pypi -r requirements.txt
+audit: dev ## Check the pinned requirements against PyPI's vulnerability data (pip-audit)
+	$(VENV)/bin/pip-audit --strict --no-deps --disable-pip --vulnerability-service pypi -r requirements.txt -r requirements-dev.txt
 
-format: venv ## Format and auto-fix the code with ruff
+format: dev ## Format and auto-fix the code with ruff
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .

@@ -22,7 +22,7 @@ from django.utils.text import slugify
 
 from accounts.models import Customer, MembershipLevel, Order, OrderStatus, User
 from catalog.models import Category, Product
-from shopsite.cache import namespace_bump_on_commit
+from shopsite.caching.versioned import namespace_bump_on_commit
 
 BATCH_SIZE = 5_000
 ORDER_CHUNK = 10_000  # orders built, written and freed at a time, with their items

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
+from shopsite.db.retry import retry_on_primary
 
 app_name = "accounts"
 urlpatterns = [
@@ -14,8 +15,10 @@ urlpatterns = [
     path("account/orders/<int:pk>/", views.order, name="order"),
     path(
         "account/login/",
-        auth_views.LoginView.as_view(
-            template_name="registration/login.html", redirect_authenticated_user=True
+        retry_on_primary(
+            auth_views.LoginView.as_view(
+                template_name="registration/login.html", redirect_authenticated_user=True
+            )
         ),
         name="login",
     ),

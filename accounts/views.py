@@ -22,6 +22,7 @@ from accounts.services import (
     customer_signup,
     order_place,
 )
+from shopsite.db.retry import retry_on_primary
 
 ORDERS_PER_PAGE = 20
 
@@ -52,6 +53,7 @@ def _cart_change_refused(request: HttpRequest, cart: Cart, form: CartChangeForm)
     return _render_cart(request, cart, status=400)
 
 
+@retry_on_primary
 @require_GET
 def cart(request: HttpRequest) -> HttpResponse:
     return _render_cart(request, Cart(request.session))
@@ -90,6 +92,7 @@ def cart_remove(request: HttpRequest) -> HttpResponse:
     return _see_other(_next_or_cart(request))
 
 
+@retry_on_primary
 @login_required
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
@@ -133,6 +136,7 @@ def _checkout_place(request: HttpRequest, cart: Cart) -> HttpResponse:
     return _see_other(reverse("accounts:order", args=[order.pk]))
 
 
+@retry_on_primary
 @login_required
 @require_GET
 def orders(request: HttpRequest) -> HttpResponse:
@@ -140,6 +144,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/order_list.html", {"page": page})
 
 
+@retry_on_primary
 @login_required
 @require_GET
 def order(request: HttpRequest, pk: int) -> HttpResponse:
@@ -149,6 +154,7 @@ def order(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/order_detail.html", {"order": found})
 
 
+@retry_on_primary
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)

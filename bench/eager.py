@@ -55,7 +55,7 @@ def main() -> None:
 
     from accounts.models import Customer, Order, User
     from accounts.selectors import orders_for_user
-    from catalog.forms import ProductFilters
+    from catalog.filters import ProductFilters
     from catalog.models import Category, Product
     from catalog.selectors import category_by_slug, products_for_listing
 

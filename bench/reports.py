@@ -199,7 +199,7 @@ def main() -> None:
     from reports.forms import default_filters
     from reports.models import REPORT_MODELS
     from reports.services import reports_refresh, view_names
-    from shopsite.cache import namespace_bump
+    from shopsite.caching.versioned import namespace_bump
 
     call_command("migrate", verbosity=0)
     orders = Order.objects.count()

@@ -8,7 +8,7 @@ from django.forms.fields import InvalidJSONInput
 
 from catalog.models import Category, Product
 from catalog.selectors import product_colors
-from shopsite.cache import namespace_bump_on_commit
+from shopsite.caching.versioned import namespace_bump_on_commit
 
 # Facet names become JSONB keys in catalog filters and query strings: keep them plain.
 FACET_KEY = re.compile(r"[A-Za-z0-9_]+")

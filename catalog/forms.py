@@ -2,46 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
-
 from django import forms
 from django.http import QueryDict
 
-MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
-MAX_PAGE = 1_000
-MAX_VALUES_PER_FACET = 20
-MAX_VALUE_LENGTH = 100
-
-# What customers may sort by, and the ORDER BY each means (id last, so pages never overlap).
-SORTS = {
-    "price": ("price", "id"),
-    "-price": ("-price", "-id"),
-    "name": ("name", "id"),
-    "new": ("-created", "-id"),
-}
-SORT_LABELS = {"price": "Price, low to high", "-price": "Price, high to low", "name": "Name", "new": "Newest"}
-
-
-@dataclass(frozen=True)
-class ProductFilters:
-    """The filters of a product list, validated: only allow-listed facets, values as text."""
-
-    price_min: Decimal | None = None
-    price_max: Decimal | None = None
-    # facet -> the values asked for, sorted and without repeats (any of them matches)
-    attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sort: str = "price"
-
-    def cache_key(self) -> str:
-        """Return a key that is equal for equal filters (the sort does not change counts)."""
-        attributes = ";".join(f"{key}={','.join(values)}" for key, values in sorted(self.attributes.items()))
-        return f"{self.price_min}-{self.price_max}-{attributes}"
-
-    def without(self, facet: str) -> ProductFilters:
-        """Return these filters without one facet's values (for that facet's own counts)."""
-        attributes = {key: values for key, values in self.attributes.items() if key != facet}
-        return ProductFilters(self.price_min, self.price_max, attributes, self.sort)
+from catalog.filters import MAX_PAGE, MAX_VALUE_LENGTH, MAX_VALUES_PER_FACET, SORT_LABELS, ProductFilters
+from catalog.models import MAX_PRICE
 
 
 class ProductFilterForm(forms.Form):

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from catalog.models import MAX_PRICE
+
 REQUIRED_COLUMNS = ("sku", "name", "category", "price", "stock", "details")
 OPTIONAL_COLUMNS = ("slug", "is_active")
-MAX_PRICE = Decimal("99999999.99")  # numeric(10, 2)
 MAX_STOCK = 2**31 - 1
 MAX_DETAILS_CHARS = 64 * 1024
 MAX_FIELD_CHARS = 1024 * 1024  # larger than any valid field, so a huge one is reported, not read whole

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -5,6 +7,9 @@ from django.db.models import F, Func, Q
 from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
+
+# The largest price a product can have: Product.price is numeric(10, 2).
+MAX_PRICE = Decimal("99999999.99")
 
 
 class Category(models.Model):

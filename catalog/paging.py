@@ -1,7 +1,9 @@
-"""Pagination of a list whose length is already known."""
+"""Paging of the product lists: the page size, and a paginator for a list whose length is known."""
 
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
+
+PAGE_SIZE = 24  # products on a page of a category
 
 
 class CountedPaginator(Paginator):

@@ -9,11 +9,10 @@ from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Abs
-from django.http import Http404
 
-from catalog.forms import SORTS, ProductFilters
+from catalog.filters import SORTS, ProductFilters
 from catalog.models import Category, Product
-from shopsite.cache import get_or_build
+from shopsite.caching.versioned import get_or_build
 
 # A DISTINCT over every product's details is a full scan: staff can wait minutes for a new color.
 PRODUCT_COLORS_TTL = 600
@@ -66,16 +65,23 @@ def newest_products(*, limit: int = NEWEST_ON_HOME) -> list[dict]:
     return get_or_build("catalog", "newest", limit, build=build, timeout=CATALOG_TTL)
 
 
-def category_by_slug(slug: str) -> CategoryInfo:
-    """Return a category's name and facets, cached; raise Http404 for an unknown slug."""
+class _NoSuchCategory(Exception):
+    """Raised out of a cache build so that nothing is cached: random slugs must not fill Redis."""
+
+
+def category_by_slug(slug: str) -> CategoryInfo | None:
+    """Return a category's name and facets, cached; None for an unknown slug."""
 
     def build() -> CategoryInfo:
         row = Category.objects.filter(slug=slug).values_list("id", "name", "slug", "facets").first()
         if row is None:
-            raise Http404("No such category")  # not cached: random slugs must not fill Redis
+            raise _NoSuchCategory(slug)
         return CategoryInfo(row[0], row[1], row[2], tuple(row[3]))
 
-    return get_or_build("catalog", "category", slug, build=build, timeout=CATALOG_TTL)
+    try:
+        return get_or_build("catalog", "category", slug, build=build, timeout=CATALOG_TTL)
+    except _NoSuchCategory:
+        return None
 
 
 def _filtered(category: CategoryInfo, filters: ProductFilters) -> QuerySet[Product]:
@@ -148,9 +154,9 @@ def _facet_counts(category: CategoryInfo, filters: ProductFilters) -> dict[str, 
     return counts
 
 
-def product_for_page(slug: str) -> Product:
-    """Return an active product with its category for the product page; raise Http404 otherwise."""
-    product = (
+def product_for_page(slug: str) -> Product | None:
+    """Return an active product with its category for the product page; None if there is none."""
+    return (
         Product.objects.active()
         .select_related("category")
         .only(
@@ -169,9 +175,6 @@ def product_for_page(slug: str) -> Product:
         .filter(slug=slug)
         .first()
     )
-    if product is None:
-        raise Http404("No such product")
-    return product
 
 
 def related_products(*, product: Product, limit: int = RELATED_SHOWN) -> list[dict]:

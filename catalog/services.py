@@ -13,7 +13,7 @@ import psycopg2.errors
 from django.db import connection, transaction
 
 from catalog.importing import ProductRow, RowError
-from shopsite.cache import namespace_bump_on_commit
+from shopsite.caching.versioned import namespace_bump_on_commit
 
 IMPORT_BATCH_SIZE = 10_000
 MAX_REPORTED_ERRORS = 50

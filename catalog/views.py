@@ -6,13 +6,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from catalog import selectors
-from catalog.forms import SORT_LABELS, ProductFilterForm
-from catalog.paging import CountedPaginator
-from shopsite.page_cache import cache_page_for_visitors
+from catalog.filters import SORT_LABELS
+from catalog.forms import ProductFilterForm
+from catalog.paging import PAGE_SIZE, CountedPaginator
+from shopsite.caching.page_cache import cache_page_for_visitors
+from shopsite.db.retry import retry_on_primary
 
-PAGE_SIZE = 24
 
-
+@retry_on_primary
 @require_GET
 @cache_page_for_visitors("catalog")
 def home(request):
@@ -23,10 +24,13 @@ def home(request):
     )
 
 
+@retry_on_primary
 @require_GET
 @cache_page_for_visitors("catalog")
 def category(request, slug: str):
     category = selectors.category_by_slug(slug)
+    if category is None:
+        raise Http404("No such category")
     form = ProductFilterForm(request.GET, facets=list(category.facets))
     valid = form.is_valid()
     filters = form.filters()  # the valid part: a bad price is shown as an error, not applied
@@ -48,9 +52,12 @@ def category(request, slug: str):
     return render(request, "catalog/category.html", context, status=200 if valid else 400)
 
 
+@retry_on_primary
 @require_GET
 @cache_page_for_visitors("catalog")
 def product(request, slug: str):
     product = selectors.product_for_page(slug)
+    if product is None:
+        raise Http404("No such product")
     context = {"product": product, "related": selectors.related_products(product=product)}
     return render(request, "catalog/product.html", context)

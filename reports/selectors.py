@@ -18,7 +18,7 @@ from reports.models import (
     ProductSales,
     SalesDaily,
 )
-from shopsite.cache import get_or_build
+from shopsite.caching.versioned import get_or_build
 
 DASHBOARD_NAMESPACE = "dashboard"
 # A refresh bumps the namespace at once; the timeout bounds the memory of unused ranges.

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from reports.models import REPORT_MODELS, RefreshLog
 from reports.selectors import DASHBOARD_NAMESPACE
-from shopsite.cache import namespace_bump_on_commit
+from shopsite.caching.versioned import namespace_bump_on_commit
 
 # Every refresher of a database takes this advisory lock: the bytes of "reports" as a bigint.
 REFRESH_LOCK_KEY = int.from_bytes(b"reports", "big")

@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.decorators.cache import cache_control
 
-from shopsite.health import healthz
+from shopsite.db.health import healthz
 
 
 @cache_control(max_age=86400, public=True)
@@ -23,9 +23,9 @@ urlpatterns = [
     path("", include("catalog.urls")),
 ]
 
-# A database that cannot be reached answers 503 with a friendly page (shopsite.outage).
-handler500 = "shopsite.outage.server_error"
-handler400 = "shopsite.outage.bad_request"
+# A database that cannot be reached answers 503 with a friendly page (shopsite.db.outage).
+handler500 = "shopsite.db.outage.server_error"
+handler400 = "shopsite.db.outage.bad_request"
 
 if settings.BENCHMARK_HELLO_VIEW:
     # The ceiling of bench/web.py: the same server and middleware, no template, no query.

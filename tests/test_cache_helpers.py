@@ -1,4 +1,4 @@
-"""shopsite.cache: versioned namespaces, invalidation on commit, one rebuild at a time."""
+"""shopsite.caching.versioned: versioned namespaces, invalidation on commit, one rebuild at a time."""
 
 import threading
 
@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.db import transaction
 
-from shopsite.cache import (
+from shopsite.caching.versioned import (
     get_or_build,
     namespace_bump,
     namespace_bump_on_commit,

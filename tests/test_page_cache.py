@@ -51,7 +51,7 @@ def test_a_visitor_with_a_cookie_always_gets_a_fresh_page(client, cached_pages, 
 
 def test_a_catalog_write_bumps_the_cached_pages(client, cached_pages, category_url):
     client.get(category_url)
-    from shopsite.cache import namespace_bump
+    from shopsite.caching.versioned import namespace_bump
 
     namespace_bump("catalog")
     again = client.get(category_url)

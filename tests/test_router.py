@@ -7,10 +7,10 @@ from django.db import connections, transaction
 
 from accounts.models import User
 from catalog.models import Product
-from shopsite import replicas
-from shopsite.middleware import _writes
-from shopsite.replicas import ReplicaPool, parse_lsn
-from shopsite.router import PRIMARY, PrimaryReplicaRouter, Route, current_route, replica_reads
+from shopsite.db import replicas
+from shopsite.db.replicas import ReplicaPool, parse_lsn
+from shopsite.db.router import PRIMARY, PrimaryReplicaRouter, Route, current_route, replica_reads
+from shopsite.db.routing import _writes
 
 router = PrimaryReplicaRouter()
 
@@ -65,8 +65,19 @@ def test_admin_requests_read_from_the_primary(healthy_replica):
 def test_a_request_that_wrote_reads_from_the_primary(healthy_replica):
     route = Route()
     assert _read_alias(route) == "replica"
-    route.wrote = True
+    route.note_write()
     assert _read_alias(route) == PRIMARY
+
+
+def test_a_request_whose_replica_failed_reads_from_the_primary_and_does_not_name_the_replica(healthy_replica):
+    route = Route()
+    assert _read_alias(route) == "replica"
+
+    assert route.fall_back_to_primary() == "replica"
+
+    assert _read_alias(route) == PRIMARY
+    assert route.served == {PRIMARY}
+    assert route.fall_back_to_primary() is None  # nothing left to give up
 
 
 @pytest.mark.django_db

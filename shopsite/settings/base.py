@@ -31,11 +31,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First, so that it times every query of the request, the session's and the router's too.
-    "shopsite.timing.QueryTimingMiddleware",
+    "shopsite.db.timing.QueryTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session middleware, so that saving the session counts as the request's write.
-    "shopsite.middleware.ReplicaRoutingMiddleware",
+    "shopsite.db.routing.ReplicaRoutingMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -44,8 +44,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # After auth and sessions: turns a login refused by axes into the lockout page (429).
     "axes.middleware.AxesMiddleware",
-    # Last: it calls the view itself, after every other middleware's process_view (CSRF's too).
-    "shopsite.middleware.ReplicaFallbackMiddleware",
 ]
 
 ROOT_URLCONF = "shopsite.urls"
@@ -92,9 +90,9 @@ for number, url in enumerate(env.list("REPLICA_DATABASE_URLS", default=[]), star
     DATABASES[alias] = database(url, connect_timeout=REPLICA_CONNECT_TIMEOUT)
 REPLICA_ALIASES = [alias for alias in DATABASES if alias != "default"]
 
-# --- Routing: writes to the primary, reads to replicas (shopsite.router) -----------------------
+# --- Routing: writes to the primary, reads to replicas (shopsite.db.router) -----------------------
 
-DATABASE_ROUTERS = ["shopsite.router.PrimaryReplicaRouter"]
+DATABASE_ROUTERS = ["shopsite.db.router.PrimaryReplicaRouter"]
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)  # slower queries are logged by shopsite.slow_queries
 REPLICA_CHECK_INTERVAL = env.float("REPLICA_CHECK_INTERVAL", default=2.0)  # seconds between checks
 REPLICA_BACKOFF_SECONDS = env.float("REPLICA_BACKOFF_SECONDS", default=10.0)  # out of rotation after a fault
@@ -103,7 +101,7 @@ REPLICA_MAX_LAG_BYTES = env.int("REPLICA_MAX_LAG_BYTES", default=64 * 1024 * 102
 READ_YOUR_WRITES_COOKIE = "shopsite_rw"
 READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=300)  # how long a write pins reads
 ADMIN_URL_PREFIX = "/admin/"
-# A database that cannot be reached answers 503 with this Retry-After (shopsite.outage).
+# A database that cannot be reached answers 503 with this Retry-After (shopsite.db.outage).
 OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
 BENCHMARK_HELLO_VIEW = env.bool("BENCHMARK_HELLO_VIEW", default=False)  # /bench/hello for bench/web.py
 # The report refresh (reports.services.reports_refresh), for its own transaction only: parallel
@@ -135,7 +133,7 @@ CACHES = {
         "TIMEOUT": 300,
         "OPTIONS": {
             # django-redis's client with a circuit breaker: a Redis that keeps failing is skipped.
-            "CLIENT_CLASS": "shopsite.redis_client.CircuitBreakerClient",
+            "CLIENT_CLASS": "shopsite.caching.redis_client.CircuitBreakerClient",
             "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
             "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
             # After this many connection errors in a row, skip Redis for the cool-off (seconds).

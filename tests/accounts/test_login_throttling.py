@@ -41,13 +41,10 @@ def test_throttling_settings_are_the_ones_promised():
     assert timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
     assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
     middleware = settings.MIDDLEWARE
-    assert middleware.index("axes.middleware.AxesMiddleware") < middleware.index(
-        "shopsite.middleware.ReplicaFallbackMiddleware"
+    # After sessions and auth: it reads the login's user name and turns a refusal into the 429 page.
+    assert middleware.index("axes.middleware.AxesMiddleware") > middleware.index(
+        "django.contrib.auth.middleware.AuthenticationMiddleware"
     )
-    assert middleware[-1] in {
-        "shopsite.middleware.ReplicaFallbackMiddleware",
-        "zeal.middleware.zeal_middleware",
-    }
 
 
 @pytest.mark.parametrize("site", LOGINS)

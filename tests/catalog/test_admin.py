@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from catalog.admin import COLOR_CHOICES_LIMIT, DETAILS_NOT_OBJECT, ColorFilter
 from catalog.models import Category, Product
-from shopsite.cache import namespace_version
+from shopsite.caching.versioned import namespace_version
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db

@@ -16,14 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog.forms import (
-    MAX_PAGE,
-    MAX_PRICE,
-    MAX_VALUE_LENGTH,
-    MAX_VALUES_PER_FACET,
-    SORTS,
-    ProductFilterForm,
-)
+from catalog.filters import MAX_PAGE, MAX_VALUE_LENGTH, MAX_VALUES_PER_FACET, SORTS
+from catalog.forms import ProductFilterForm
+from catalog.models import MAX_PRICE
 from tests.factories import CategoryFactory, ProductFactory
 from tests.strategies import HOSTILE_VALUES, form_body, hostile_fields
 

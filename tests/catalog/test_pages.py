@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from shopsite.cache import namespace_bump
+from shopsite.caching.versioned import namespace_bump
 from tests.factories import CategoryFactory, ProductFactory
 from tests.redis_commands import redis_commands
 

@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import OperationalError, connection, connections
 
-from shopsite import devstack
+from shopsite import localstack
 
 
 def scalar(alias: str, sql: str, params=()):
@@ -84,13 +84,13 @@ def assert_restartable() -> None:
 def stop_servers(names: list[str]) -> None:
     assert_restartable()
     for name in names:
-        devstack.stop_server(name)
+        localstack.stop_server(name)
 
 
 def start_servers(names: list[str]) -> None:
     """Start stopped replicas again and wait until they have replayed the primary's writes."""
     for name in names:
-        devstack.start_server(name)
+        localstack.start_server(name)
     for alias in settings.REPLICA_ALIASES:
         connections[alias].close()
     wait_for_replay(timeout=30)  # a restarted standby first replays to a consistent state

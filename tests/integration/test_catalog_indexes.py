@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from catalog.forms import ProductFilters
+from catalog.filters import ProductFilters
 from catalog.models import Category, Product
 from catalog.selectors import CategoryInfo, products_for_listing
 

@@ -28,10 +28,10 @@ from redis.client import Redis
 from accounts.models import Order
 from reports.models import REPORT_MODELS, RefreshLog
 from reports.services import reports_refresh
-from shopsite import devstack
-from shopsite.outage import is_database_unreachable
-from shopsite.redis_client import reset_breakers
-from shopsite.replicas import pool
+from shopsite import localstack
+from shopsite.caching.redis_client import reset_breakers
+from shopsite.db.outage import is_database_unreachable
+from shopsite.db.replicas import pool
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.integration.faults import (
     RequestLog,
@@ -49,7 +49,7 @@ from tests.integration.faults import (
 )
 from tests.reports.helpers import empty_report_views, make_sales
 
-STACK_ENV = devstack.urls() if devstack.ENV_FILE.exists() else {}
+STACK_ENV = localstack.urls() if localstack.ENV_FILE.exists() else {}
 ON_LOCAL_STACK = STACK_ENV.get("DATABASE_URL") == os.environ.get("DATABASE_URL")
 local_stack_only = pytest.mark.skipif(
     not ON_LOCAL_STACK, reason="stops and starts servers: only against the local stack"
@@ -241,7 +241,7 @@ def test_with_redis_stopped_every_page_answers_from_the_database_and_sessions_su
 
     assert_restartable()
     stopped = time.monotonic()
-    devstack.stop_redis()
+    localstack.stop_redis()
     try:
         for _ in range(3):
             every_page(log, shop, anonymous=anonymous, customer=customer, staff=staff)
@@ -249,7 +249,7 @@ def test_with_redis_stopped_every_page_answers_from_the_database_and_sessions_su
         log.timed("cart add", lambda: add_to_cart(customer, shop["other"], 1), expect=(303,))
         health = log.timed("healthz", lambda: anonymous.get(reverse("healthz")))
     finally:
-        devstack.start_redis()  # and waits for PING
+        localstack.start_redis()  # and waits for PING
         down_for = time.monotonic() - stopped
     redis_state = health.json()["redis"]
     session_in_redis = cache.make_key(f"{cached_db.KEY_PREFIX}{session_key}")
@@ -470,7 +470,7 @@ def test_with_the_primary_stopped_writes_answer_503_reads_stay_on_the_replicas_a
 
     assert_restartable()
     stopped = time.monotonic()
-    devstack.stop_server("primary")
+    localstack.stop_server("primary")
     try:
         for label, url in [
             ("home", shop["home"]),
@@ -491,7 +491,7 @@ def test_with_the_primary_stopped_writes_answer_503_reads_stay_on_the_replicas_a
         ]:
             responses[label] = log.timed(label, call, expect=(503,))
     finally:
-        devstack.start_server("primary")  # and waits until it accepts connections
+        localstack.start_server("primary")  # and waits until it accepts connections
         down_for = time.monotonic() - stopped
         connections["default"].close()
         poll(

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Order
-from shopsite.replicas import pool
+from shopsite.db.replicas import pool
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.integration.faults import (
     closed_port,

@@ -18,7 +18,7 @@ from reports.services import (
     reports_refresh,
     views_in_refresh_order,
 )
-from shopsite.cache import namespace_version
+from shopsite.caching.versioned import namespace_version
 from tests.reports.helpers import make_sales
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from shopsite import devstack
+from shopsite import localstack
 
-STACK_ENV = devstack.urls() if devstack.ENV_FILE.exists() else {}
+STACK_ENV = localstack.urls() if localstack.ENV_FILE.exists() else {}
 
 pytestmark = [
     pytest.mark.integration,
@@ -24,12 +24,12 @@ pytestmark = [
 ]
 
 
-def _devstack(*args: str) -> subprocess.CompletedProcess:
+def _localstack(*args: str) -> subprocess.CompletedProcess:
     env = {
         k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REPLICA_DATABASE_URLS", "REDIS_URL"}
     }
     return subprocess.run(
-        [sys.executable, "-m", "shopsite.devstack", *args],
+        [sys.executable, "-m", "shopsite.localstack", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -40,21 +40,21 @@ def _devstack(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_second_up_changes_nothing():
-    result = _devstack("up")
+    result = _localstack("up")
 
     assert result.returncode == 0, result.stderr
     assert "already running, nothing changed" in result.stdout
 
 
 def test_status_says_every_server_is_up():
-    result = _devstack("status")
+    result = _localstack("status")
 
     assert result.returncode == 0, result.stdout
     assert result.stdout.count(" up ") == 1 + len(settings.REPLICA_ALIASES) + 1
 
 
 def test_env_prints_export_lines_a_shell_can_eval():
-    result = _devstack("env")
+    result = _localstack("env")
     exported = subprocess.run(
         ["bash", "-c", f'{result.stdout}\nprintf \'%s\\n\' "$DATABASE_URL" "$REDIS_URL"'],
         capture_output=True,
@@ -80,7 +80,7 @@ def test_a_port_held_by_a_closing_connection_is_waited_for():
     threading.Timer(1.0, holder.close).start()
     started = time.monotonic()
 
-    devstack._check_port_free(port, "a test server", wait=10)
+    localstack.check_port_free(port, "a test server", wait=10)
 
     assert 0.9 < time.monotonic() - started < 5
 
@@ -89,7 +89,9 @@ def test_a_port_held_too_long_is_a_clear_error():
     holder = _held_port()
     port = holder.getsockname()[1]
     try:
-        with pytest.raises(devstack.StackError, match=f"port {port} for a test server stayed in use for 1s"):
-            devstack._check_port_free(port, "a test server", wait=1)
+        with pytest.raises(
+            localstack.StackError, match=f"port {port} for a test server stayed in use for 1s"
+        ):
+            localstack.check_port_free(port, "a test server", wait=1)
     finally:
         holder.close()

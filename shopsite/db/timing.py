@@ -3,7 +3,7 @@
 Every database alias gets an execute wrapper for the request (Django's instrumentation hook,
 which works with DEBUG off): it counts the queries and their time per alias, and logs any query
 slower than SLOW_QUERY_MS with the path, the alias, the duration and the SQL without its
-parameters. Cache hits and misses come from the shop's cache helpers (shopsite.cache).
+parameters. Cache hits and misses come from the shop's cache helpers (shopsite.caching.versioned).
 """
 
 from __future__ import annotations
@@ -67,9 +67,14 @@ class QueryTimingMiddleware:
         if timing.cache_hits or timing.cache_misses:
             entries.append(f'cache;desc="{timing.cache_hits} hits {timing.cache_misses} misses"')
         entries.append(f"app;dur={(time.perf_counter() - started) * 1000:.1f}")
-        existing = response.get("Server-Timing")
-        response["Server-Timing"] = ", ".join([*entries, existing] if existing else entries)
+        add_server_timing(response, *entries)
         return response
+
+
+def add_server_timing(response, *entries: str) -> None:
+    """Append entries to the response's Server-Timing header (each middleware adds its own)."""
+    existing = response.get("Server-Timing")
+    response["Server-Timing"] = ", ".join([existing, *entries] if existing else entries)
 
 
 def _queries(count: int) -> str:

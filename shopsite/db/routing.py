@@ -1,4 +1,6 @@
-"""Middleware that routes each request's reads (see shopsite.router)."""
+"""The middleware that routes each request's reads (see shopsite.db.router): it opens the
+request's Route, marks it when a statement on the primary writes, and remembers the primary's
+WAL position in a signed cookie after a write (read-your-writes)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,11 @@ import re
 
 from django.conf import settings
 from django.core import signing
-from django.db import InterfaceError, OperationalError, connections
+from django.db import connections
 
-from shopsite.replicas import parse_lsn, pool
-from shopsite.router import PRIMARY, Route, current_route
+from shopsite.db.replicas import parse_lsn
+from shopsite.db.router import PRIMARY, Route, current_route
+from shopsite.db.timing import add_server_timing
 
 # Statements that change nothing; anything else on the primary counts as a write.
 READ_ONLY = re.compile(
@@ -42,7 +45,7 @@ class ReplicaRoutingMiddleware:
                 self._remember_lsn(response)
             elif route.caught_up:
                 response.delete_cookie(settings.READ_YOUR_WRITES_COOKIE)
-            _add_server_timing(response, f'db-route;desc="{"+".join(sorted(route.served)) or "none"}"')
+            add_server_timing(response, f'db-route;desc="{"+".join(sorted(route.served)) or "none"}"')
             return response
         finally:
             current_route.reset(token)
@@ -81,7 +84,7 @@ class _WriteDetector:
 
     def __call__(self, execute, sql, params, many, context):
         if not self.route.wrote and _writes(sql):
-            self.route.wrote = True
+            self.route.note_write()
         return execute(sql, params, many, context)
 
 
@@ -91,40 +94,3 @@ def _writes(sql: str) -> bool:
     if sql.lstrip(" \t\n(")[:4].upper() == "WITH":
         return bool(WRITE_IN_CTE.search(sql))
     return True
-
-
-class ReplicaFallbackMiddleware:
-    """Run a read-only view again on the primary when its replica fails under it.
-
-    Goes last in MIDDLEWARE: it calls the view itself, so every other middleware's process_view
-    (CSRF among them) must have run first.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        route = current_route.get()
-        try:
-            return view_func(request, *view_args, **view_kwargs)
-        except (OperationalError, InterfaceError) as error:
-            replica = route.replica if route else None
-            if replica in (None, PRIMARY) or route.wrote or _connection_usable(replica):
-                raise
-            pool.mark_down(replica, str(error).strip().splitlines()[0] if str(error).strip() else "error")
-            route.replica = PRIMARY
-            route.served.discard(replica)  # it answered nothing
-            return view_func(request, *view_args, **view_kwargs)
-
-
-def _connection_usable(alias: str) -> bool:
-    connection = connections[alias]
-    return connection.connection is not None and connection.is_usable()
-
-
-def _add_server_timing(response, entry: str) -> None:
-    existing = response.get("Server-Timing")
-    response["Server-Timing"] = f"{existing}, {entry}" if existing else entry

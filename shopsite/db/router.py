@@ -9,7 +9,7 @@ of these holds, in which case they go to the primary:
   that writes, the response remembers the primary's WAL position in a signed cookie, and later
   requests compare it with the replica's `pg_last_wal_replay_lsn()` (what GitLab's database
   load balancer does);
-- no replica is healthy (see shopsite.replicas).
+- no replica is healthy (see shopsite.db.replicas).
 The per-request state lives in a ContextVar, so it is right under threads and ASGI alike.
 """
 
@@ -22,23 +22,28 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connections
 
-from shopsite.replicas import pool
+from shopsite.db.replicas import pool
 
 PRIMARY = "default"
 
 
 @dataclass
 class Route:
-    """How the current request reads: decided once, at its first read."""
+    """How the current request reads: decided once, at its first read.
+
+    Its fields change only through its methods: `read_alias()` (the router), `note_write()` (the
+    routing middleware's write detector) and `fall_back_to_primary()` (shopsite.db.retry).
+    """
 
     pin_primary: bool = False  # admin requests
-    wrote: bool = False  # set by the middleware when a statement on the primary writes
     required_lsn: int | None = None  # the client's last write, from its cookie
+    wrote: bool = False  # a statement on the primary wrote
     replica: str | None = None  # the alias chosen for this request's reads
     caught_up: bool = False  # the replica has replayed the client's last write: drop the cookie
     served: set[str] = field(default_factory=set)  # every alias that served a read, for the header
 
     def read_alias(self) -> str:
+        """Return the alias the next read goes to, choosing the request's replica at its first read."""
         if self.pin_primary or self.wrote or connections[PRIMARY].in_atomic_block:
             alias = PRIMARY
         else:
@@ -47,6 +52,17 @@ class Route:
             alias = self.replica
         self.served.add(alias)
         return alias
+
+    def note_write(self) -> None:
+        """Send every later read of the request to the primary: it has written."""
+        self.wrote = True
+
+    def fall_back_to_primary(self) -> str | None:
+        """Read from the primary for the rest of the request; return the replica given up, if any."""
+        failed = self.replica if self.replica != PRIMARY else None
+        self.replica = PRIMARY
+        self.served.discard(failed)  # it answered nothing
+        return failed
 
     def _choose(self) -> str:
         replica = pool.choose()

@@ -20,14 +20,18 @@ from django.db import connections
 
 logger = logging.getLogger("shopsite.replicas")
 
-# Lag in bytes is what the replica received but has not replayed. Lag in seconds is 0 while it
-# has replayed all it received: an idle primary sends nothing, and the time since the last
-# replayed commit would grow forever.
-HEALTH_SQL = """
+# Lag in seconds is 0 while the replica has replayed all it received: an idle primary sends
+# nothing, and the time since the last replayed commit would grow forever. NULL on a primary.
+LAG_SECONDS_SQL = """
+    CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+         ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END
+"""
+# Lag in bytes, for rotation, is what the replica received but has not replayed (the primary is not
+# asked: a health check is one round trip to the replica alone).
+HEALTH_SQL = f"""
     SELECT pg_is_in_recovery(),
            COALESCE(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0),
-           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END
+           COALESCE({LAG_SECONDS_SQL}, 0)
 """
 
 
@@ -113,7 +117,7 @@ class ReplicaPool:
                 cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
                 (lsn,) = cursor.fetchone()
         except DatabaseError as error:
-            self.mark_down(alias, _first_line(error))
+            self.mark_down(alias, error_summary(error))
             return None
         return parse_lsn(lsn) if lsn else None
 
@@ -123,7 +127,7 @@ class ReplicaPool:
                 cursor.execute(HEALTH_SQL)
                 in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
         except DatabaseError as error:
-            self.mark_down(alias, _first_line(error))
+            self.mark_down(alias, error_summary(error))
             return
         if not in_recovery:
             self.mark_down(alias, "not in recovery: it is a primary, not a replica")
@@ -140,7 +144,8 @@ class ReplicaPool:
                 logger.info("replica %s put back", alias)
 
 
-def _first_line(error: Exception) -> str:
+def error_summary(error: BaseException) -> str:
+    """Return the first line of an error's message, for a log line or a status page."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 

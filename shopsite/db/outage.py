@@ -1,17 +1,16 @@
 """A database that cannot be reached answers 503 with a friendly page and `Retry-After`, not 500.
 
 This lives in Django's error handlers (`handler500`, and `handler400` for a session that could
-not be saved; see shopsite.urls), not in a middleware's `process_exception`, which never sees
-these errors here: ReplicaFallbackMiddleware calls the view from its `process_view`, whose
-exceptions skip `process_exception`, and a session that cannot be saved fails in
-SessionMiddleware's `process_response`. Every uncaught exception, wherever it was raised,
+not be saved; see shopsite.urls), not in a middleware's `process_exception`, which would miss
+some: a session that cannot be saved fails in SessionMiddleware's `process_response`, after
+every `process_exception` has run. Every uncaught exception, wherever it was raised,
 reaches an error handler, and the response it returns still goes out through the middleware
 around the one that failed (security headers, Server-Timing).
 
 Which failures: a connection that cannot be opened or was lost (refused, timed out, closed, the
 server shutting down or starting up, no connection slot left), on any alias. In practice that is
-the primary: a replica that fails under a read-only request is retried on the primary
-(ReplicaFallbackMiddleware), and reads keep going to the replicas while the primary is down, so
+the primary: a replica that fails under a read-only view is retried on the primary
+(shopsite.db.retry), and reads keep going to the replicas while the primary is down, so
 catalog pages stay up and what writes (a cart change, a login, a checkout) gets this page.
 Errors of a statement (a lock timeout, a deadlock, a constraint) are not outages: they stay 500.
 """

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from shopsite.timing import count_cache
+from shopsite.db.timing import count_cache
 
 logger = logging.getLogger("shopsite.cache")
 

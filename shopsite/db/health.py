@@ -8,13 +8,11 @@ from django.views.decorators.cache import never_cache
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
-# Lag in seconds is 0 while the replica has replayed all it received: an idle primary sends
-# nothing, so "time since the last replayed commit" alone would grow forever.
-REPLICA_STATE_SQL = """
-    SELECT pg_is_in_recovery(),
-           pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()),
-           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END
+from shopsite.db.replicas import LAG_SECONDS_SQL, error_summary
+
+# Lag in bytes, for people, is how far the replica is behind the primary's current position.
+REPLICA_STATE_SQL = f"""
+    SELECT pg_is_in_recovery(), pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()), {LAG_SECONDS_SQL}
 """
 
 
@@ -26,7 +24,7 @@ def primary_state() -> dict:
             in_recovery, wal_lsn = cursor.fetchone()
     except DatabaseError as error:
         connections["default"].close()
-        return {"up": False, "error": str(error).strip().splitlines()[0]}
+        return {"up": False, "error": error_summary(error)}
     return {"up": True, "in_recovery": in_recovery, "wal_lsn": wal_lsn}
 
 
@@ -38,7 +36,7 @@ def replica_state(alias: str, primary_lsn: str | None) -> dict:
             in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
     except DatabaseError as error:
         connections[alias].close()
-        return {"up": False, "error": str(error).strip().splitlines()[0]}
+        return {"up": False, "error": error_summary(error)}
     return {
         "up": True,
         "in_recovery": in_recovery,
@@ -51,7 +49,7 @@ def redis_state() -> dict:
     try:
         get_redis_connection("default").ping()
     except RedisError as error:
-        return {"up": False, "error": str(error)}
+        return {"up": False, "error": error_summary(error)}
     return {"up": True}
 
 

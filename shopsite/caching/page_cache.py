@@ -20,8 +20,13 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
-from shopsite.cache import MISSING, namespace_version, namespace_version_and_value, value_of_version
-from shopsite.timing import count_cache
+from shopsite.caching.versioned import (
+    MISSING,
+    namespace_version,
+    namespace_version_and_value,
+    value_of_version,
+)
+from shopsite.db.timing import count_cache
 
 # A form's CSRF token is the one per-visitor part of such a page: it is cached as a placeholder
 # and each visitor gets a token of their own (and the cookie that goes with it) when it is served.

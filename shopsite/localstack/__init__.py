@@ -1,0 +1,34 @@
+"""The local stack: a PostgreSQL primary, its streaming replica(s) and Redis under ``var/``.
+
+    python -m shopsite.localstack up [--replicas N]   create what is missing, start what is stopped
+    python -m shopsite.localstack down                stop exactly the servers this stack started
+    python -m shopsite.localstack status              say what runs where (exit 3 if anything is down)
+    python -m shopsite.localstack env                 print ``export ...`` lines for a shell to eval
+    python -m shopsite.localstack destroy             stop and delete every server's data
+
+Standard library only, so it runs before the virtualenv exists. Ports are loopback-only and not the
+standard ones (override with STACK_PG_PORT, STACK_REPLICA_PORT, STACK_REDIS_PORT; the directory
+with STACK_DIR). When the effective user is root the PostgreSQL servers run as Debian's
+``postgres`` user, which PostgreSQL requires. When DATABASE_URL is already set, ``up`` starts
+nothing: those servers are used.
+
+One module per kind of server (``postgres``, ``redis``), beside ``config`` (directories, ports,
+the settings file), ``processes`` (commands, waits, ports) and ``stack`` (the commands above).
+"""
+
+from .config import ENV_FILE, StackError
+from .postgres import start_server, stop_server
+from .processes import check_port_free
+from .redis import start_redis, stop_redis
+from .stack import urls
+
+__all__ = [
+    "ENV_FILE",
+    "StackError",
+    "check_port_free",
+    "start_redis",
+    "start_server",
+    "stop_redis",
+    "stop_server",
+    "urls",
+]
