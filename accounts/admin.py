@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import Customer, Order, OrderItem, User
 from accounts.services import orders_mark_shipped
+from shopsite.admin import GrowingTableAdmin
 
 admin.site.register(User, UserAdmin)
 
@@ -36,7 +37,7 @@ class OrderItemInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(GrowingTableAdmin):
     list_display = ["name", "email", "level", "is_active", "created", "last_purchase", "user"]
     list_select_related = ["user"]
     list_filter = ["level", "is_active"]
@@ -45,8 +46,6 @@ class CustomerAdmin(admin.ModelAdmin):
     # Newest first, served by the primary key index; every column stays sortable by a click.
     ordering = ["-pk"]
     list_per_page = 50
-    # Counting the whole table on every page is slow with many customers; the filtered count is enough.
-    show_full_result_count = False
 
 
 def _orders(count: int) -> str:
@@ -54,7 +53,7 @@ def _orders(count: int) -> str:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(GrowingTableAdmin):
     list_display = ["id", "customer", "status", "total", "created", "shipped"]
     list_select_related = ["customer"]
     list_filter = ["status", "created"]
@@ -67,8 +66,6 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["mark_shipped"]
     ordering = ["-created"]  # served by the index on created
     list_per_page = 50
-    # Counting the whole table on every page is slow with many orders; the filtered count is enough.
-    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False  # orders are placed by customers at checkout

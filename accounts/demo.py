@@ -1,7 +1,8 @@
 """Deterministic demo data for the whole shop, written in bulk: `bulk_create` and COPY.
 
 The same `seed` gives the same categories, products, customers and orders. Only the passwords
-of the demo logins are random, and they are never fixed in code.
+of the demo logins are random, and they are never fixed in code. The catalog seeds and empties
+its own tables (catalog.demo); this module does the customers, orders and items around them.
 """
 
 from __future__ import annotations
@@ -18,153 +19,17 @@ from itertools import islice
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from accounts.models import Customer, MembershipLevel, Order, OrderStatus, User
-from catalog.models import Category, Product
-from shopsite.caching.versioned import namespace_bump_on_commit
+from catalog.demo import HISTORY_DAYS, catalog_is_empty, catalog_reset, catalog_seed
 
 BATCH_SIZE = 5_000
 ORDER_CHUNK = 10_000  # orders built, written and freed at a time, with their items
-HISTORY_DAYS = 730
 COPY_ORDERS = "COPY accounts_order (id, customer_id, status, total, created, shipped) FROM STDIN (FORMAT csv)"
 COPY_ORDER_ITEMS = (
     "COPY accounts_orderitem (order_id, product_id, quantity, unit_price) FROM STDIN (FORMAT csv)"
 )
 
-COLORS = ["black", "white", "red", "blue", "green", "grey", "navy", "beige", "yellow", "pink"]
-SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
-MATERIALS = ["cotton", "wool", "linen", "polyester", "leather", "denim", "silk"]
-
-# (name, facets, brands, nouns, price range, extra details)
-CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, int], Callable]] = [
-    (
-        "Shirts",
-        ["color", "size", "brand", "material"],
-        ["Northwind", "Fjord", "Calder", "Oakley & Co"],
-        ["Oxford shirt", "Linen shirt", "Flannel shirt", "Polo"],
-        (15, 90),
-        lambda r: {},
-    ),
-    (
-        "Shoes",
-        ["color", "size", "brand"],
-        ["Strider", "Pavement", "Trailhead"],
-        ["Runner", "Sneaker", "Boot", "Loafer"],
-        (40, 220),
-        lambda r: {"size": str(r.randint(36, 47)), "specs": {"sole": r.choice(["rubber", "leather", "EVA"])}},
-    ),
-    (
-        "Jackets",
-        ["color", "size", "brand", "material"],
-        ["Northwind", "Glacier", "Calder"],
-        ["Rain jacket", "Parka", "Bomber", "Fleece"],
-        (60, 400),
-        lambda r: {"specs": {"waterproof": r.random() < 0.5}},
-    ),
-    (
-        "Laptops",
-        ["brand", "color"],
-        ["Lumen", "Quanta", "Vertex"],
-        ["Ultrabook", "Workstation", "Notebook"],
-        (500, 3200),
-        lambda r: {
-            "size": None,
-            "material": "aluminium",
-            "specs": {
-                "cpu": r.choice(["8-core", "10-core", "12-core"]),
-                "ram_gb": r.choice([8, 16, 32, 64]),
-                "storage_gb": r.choice([256, 512, 1024, 2048]),
-                "screen_in": r.choice([13.3, 14, 15.6, 16]),
-            },
-        },
-    ),
-    (
-        "Phones",
-        ["brand", "color"],
-        ["Lumen", "Pixelite", "Orbit"],
-        ["Phone", "Phone Pro", "Phone Mini"],
-        (200, 1500),
-        lambda r: {
-            "size": None,
-            "material": "glass",
-            "specs": {"storage_gb": r.choice([64, 128, 256, 512]), "screen_in": r.choice([5.8, 6.1, 6.7])},
-        },
-    ),
-    (
-        "Headphones",
-        ["brand", "color"],
-        ["Sonora", "Bassline", "Quanta"],
-        ["Earbuds", "Headphones", "Monitor"],
-        (25, 450),
-        lambda r: {"size": None, "specs": {"wireless": r.random() < 0.7, "anc": r.random() < 0.4}},
-    ),
-    (
-        "Sofas",
-        ["color", "material", "brand"],
-        ["Hearth", "Nordvik", "Loft"],
-        ["Sofa", "Corner sofa", "Loveseat"],
-        (300, 2500),
-        lambda r: {
-            "size": None,
-            "material": r.choice(["velvet", "linen", "leather", "wool"]),
-            "specs": {"seats": r.randint(2, 5), "width_cm": r.randint(140, 320)},
-        },
-    ),
-    (
-        "Coffee",
-        ["brand"],
-        ["Roastery 9", "Highland", "Crema"],
-        ["Espresso blend", "Single origin", "Decaf"],
-        (6, 40),
-        lambda r: {
-            "size": None,
-            "color": None,
-            "material": None,
-            "specs": {
-                "origin": r.choice(["Ethiopia", "Colombia", "Brazil", "Kenya", "Guatemala"]),
-                "roast": r.choice(["light", "medium", "dark"]),
-                "grams": r.choice([250, 500, 1000]),
-            },
-        },
-    ),
-    (
-        "Books",
-        ["brand"],
-        ["Penwick", "Harbor Press", "Atlas"],
-        ["Novel", "Cookbook", "Field guide", "Atlas"],
-        (8, 60),
-        lambda r: {"size": None, "color": None, "material": "paper", "specs": {"pages": r.randint(90, 900)}},
-    ),
-    (
-        "Bikes",
-        ["color", "size", "brand"],
-        ["Velo", "Strider", "Ridgeline"],
-        ["Road bike", "Gravel bike", "City bike"],
-        (350, 4000),
-        lambda r: {
-            "size": r.choice(["S", "M", "L", "XL"]),
-            "material": r.choice(["aluminium", "carbon", "steel"]),
-            "specs": {"gears": r.choice([1, 8, 11, 12, 22])},
-        },
-    ),
-    (
-        "Lamps",
-        ["color", "brand", "material"],
-        ["Lumen", "Hearth", "Nordvik"],
-        ["Desk lamp", "Floor lamp", "Pendant"],
-        (20, 350),
-        lambda r: {"size": None, "material": r.choice(["brass", "steel", "glass", "paper"])},
-    ),
-    (
-        "Backpacks",
-        ["color", "brand", "material"],
-        ["Trailhead", "Fjord", "Glacier"],
-        ["Daypack", "Rolltop", "Travel pack"],
-        (30, 250),
-        lambda r: {"size": None, "specs": {"litres": r.choice([15, 20, 25, 30, 40])}},
-    ),
-]
 FIRST_NAMES = [
     "Ada",
     "Ben",
@@ -250,24 +115,18 @@ class ShopNotEmpty(Exception):
 
 
 def shop_is_empty() -> bool:
-    return not (
-        Category.objects.exists()
-        or Product.objects.exists()
-        or Customer.objects.exists()
-        or Order.objects.exists()
-    )
+    return catalog_is_empty() and not (Customer.objects.exists() or Order.objects.exists())
 
 
 def shop_reset() -> None:
-    """Delete every category, product, customer and order, and the demo's users."""
+    """Delete every customer, order and item and the demo's users, then the catalog."""
     with connection.cursor() as cursor:
         # TRUNCATE refuses tables with deferred foreign-key checks still pending in this transaction.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(
-            "TRUNCATE accounts_orderitem, accounts_order, accounts_customer, catalog_product, "
-            "catalog_category RESTART IDENTITY"
-        )
+        cursor.execute("TRUNCATE accounts_orderitem, accounts_order, accounts_customer RESTART IDENTITY")
     User.objects.filter(username__startswith="demo-").delete()
+    # Last: order items reference products, and the catalog refuses to delete one still in an order.
+    catalog_reset()
 
 
 @transaction.atomic
@@ -288,15 +147,12 @@ def demo_seed(
     tick = progress or (lambda stage, n: None)
     result = DemoResult()
 
-    categories = _categories(sizes.categories)
-    Category.objects.bulk_create(categories, batch_size=BATCH_SIZE)
-    result.categories = len(categories)
-    tick("categories", len(categories))
-
-    products = _products(rng, categories, sizes.products, now)
-    Product.objects.bulk_create(products, batch_size=BATCH_SIZE)
+    # The catalog draws from `rng` first, then the customers and orders go on from where it stopped.
+    products = catalog_seed(
+        rng=rng, categories=sizes.categories, products=sizes.products, now=now, progress=tick
+    )
+    result.categories = sizes.categories
     result.products = len(products)
-    tick("products", len(products))
 
     customers = _customers(rng, sizes.customers, now)
     Customer.objects.bulk_create(customers, batch_size=BATCH_SIZE)
@@ -307,53 +163,7 @@ def demo_seed(
         result.orders, result.items = _orders(rng, customers, products, sizes.orders, now, tick)
         _set_last_purchase()
     result.logins = _logins(customers[: sizes.logins])
-    namespace_bump_on_commit("catalog")
     return result
-
-
-def _categories(count: int) -> list[Category]:
-    categories = []
-    for n in range(count):
-        name, facets, *_ = CATEGORY_TEMPLATES[n % len(CATEGORY_TEMPLATES)]
-        if n >= len(CATEGORY_TEMPLATES):
-            name = f"{name} {n // len(CATEGORY_TEMPLATES) + 1}"
-        categories.append(Category(name=name, slug=slugify(name), facets=facets))
-    return categories
-
-
-def _products(rng: random.Random, categories: list[Category], count: int, now) -> list[Product]:
-    products = []
-    for n in range(count):
-        category = categories[n % len(categories)]
-        _, _, brands, nouns, (low, high), extra = CATEGORY_TEMPLATES[
-            n % len(categories) % len(CATEGORY_TEMPLATES)
-        ]
-        brand, noun, color = rng.choice(brands), rng.choice(nouns), rng.choice(COLORS)
-        details = {
-            "color": color,
-            "size": rng.choice(SIZES),
-            "brand": brand,
-            "material": rng.choice(MATERIALS),
-            "weight_g": rng.randint(50, 15_000),
-        }
-        details.update(extra(rng))
-        details = {key: value for key, value in details.items() if value is not None}
-        name = f"{brand} {noun} in {color}"
-        sku = f"{category.slug[:3].upper()}-{n + 1:07d}"
-        products.append(
-            Product(
-                sku=sku,
-                slug=slugify(f"{name}-{sku}"),
-                name=name,
-                category=category,
-                price=Decimal(rng.randint(low * 100, high * 100)) / 100,
-                stock=rng.choice([0, 3, 10, 25, 60, 150]),
-                is_active=rng.random() > 0.03,
-                details=details,
-                created=now - timedelta(days=rng.randint(0, HISTORY_DAYS), seconds=rng.randint(0, 86_399)),
-            )
-        )
-    return products
 
 
 def _customers(rng: random.Random, count: int, now) -> list[Customer]:
@@ -431,7 +241,7 @@ def _set_last_purchase() -> None:
     with connection.cursor() as cursor:
         # Fresh statistics first: planned on the empty tables' estimates, this UPDATE can pick a
         # nested loop over every order for every customer (minutes instead of a second).
-        cursor.execute("ANALYZE accounts_customer, accounts_order, accounts_orderitem, catalog_product")
+        cursor.execute("ANALYZE accounts_customer, accounts_order, accounts_orderitem")
         cursor.execute("""
             UPDATE accounts_customer c SET last_purchase = o.last_created
             FROM (SELECT customer_id, max(created) AS last_created FROM accounts_order

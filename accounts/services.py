@@ -4,38 +4,18 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Value, When
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from accounts.models import Customer, Order, OrderItem, OrderStatus, User
 from accounts.selectors import customer_email_taken
-from catalog.models import Product
+from catalog.services import stock_take
 
 # Only orders not yet on their way can be shipped; cancelled and delivered ones stay as they are.
 SHIPPABLE_STATUSES = (OrderStatus.PENDING, OrderStatus.PAID)
 
 # The unique constraints a sign-up can hit when another one with the same name or email wins a race.
 SIGNUP_CONSTRAINT_FIELDS = {"accounts_user_username_key": "username", "customer_email_unique_ci": "email"}
-
-
-class OutOfStock(Exception):
-    """The shop has fewer of a product than the order asks for."""
-
-    def __init__(self, product_name: str, requested: int, available: int):
-        super().__init__(f"{product_name}: {requested} requested, {available} available")
-        self.product_name = product_name
-        self.requested = requested
-        self.available = available
-
-
-class ProductUnavailable(Exception):
-    """A product of the order was deleted or is no longer sold."""
-
-    def __init__(self, product_id: int, product_name: str | None):
-        super().__init__(f"{product_name or f'product #{product_id}'} is no longer available")
-        self.product_id = product_id
-        self.product_name = product_name
 
 
 class CustomerEmailUnusable(Exception):
@@ -92,42 +72,21 @@ def customer_for_user(*, user: User) -> Customer:
 def order_place(*, customer: Customer, lines: Mapping[int, int]) -> Order:
     """Create a paid order of `lines` ({product id: quantity}) at current prices, taking the stock.
 
-    Raise ProductUnavailable or OutOfStock for the first line that cannot be sold, writing nothing.
+    Raise the catalog's ProductUnavailable or OutOfStock for the first line that cannot be sold,
+    writing nothing.
     """
     if not lines:
         raise ValueError("an order needs at least one line")
-    if any(quantity < 1 for quantity in lines.values()):
-        raise ValueError(f"every quantity must be positive: {dict(lines)}")
-    product_ids = sorted(lines)
-    # Locked in id order: two baskets sharing products queue in the same order and cannot deadlock.
-    products = {
-        product.pk: product
-        for product in Product.objects.filter(pk__in=product_ids)
-        .order_by("pk")
-        .only("id", "name", "price", "stock", "is_active")
-        .select_for_update()
-    }
-    for product_id in product_ids:
-        product = products.get(product_id)
-        if product is None or not product.is_active:
-            raise ProductUnavailable(product_id, product.name if product is not None else None)
-        if product.stock < lines[product_id]:
-            raise OutOfStock(product.name, lines[product_id], product.stock)
-
-    # One UPDATE for all lines; the rows are locked and checked, so it neither waits nor fails.
-    taken = Case(
-        *(When(pk=product_id, then=Value(lines[product_id])) for product_id in product_ids),
-        output_field=IntegerField(),
-    )
-    Product.objects.filter(pk__in=product_ids).update(stock=F("stock") - taken, updated=Now())
+    # The catalog locks, checks and takes the stock in this transaction: all or nothing with the order.
+    sold = stock_take(lines=lines)
 
     now = timezone.now()
-    total = sum((products[pk].price * lines[pk] for pk in product_ids), Decimal("0.00"))
+    total = sum((product.price * lines[pk] for pk, product in sold.items()), Decimal("0.00"))
     # Paid at once: the shop has no payment provider. With one, this would be PENDING until it confirms.
     order = Order.objects.create(customer=customer, status=OrderStatus.PAID, total=total, created=now)
     OrderItem.objects.bulk_create(
-        OrderItem(order=order, product_id=pk, quantity=lines[pk], unit_price=products[pk].price)
-        for pk in product_ids
+        OrderItem(order=order, product_id=pk, quantity=lines[pk], unit_price=product.price)
+        for pk, product in sold.items()
     )
     Customer.objects.filter(pk=customer.pk).update(last_purchase=now)
     customer.last_purchase = now

@@ -15,13 +15,12 @@ from accounts.forms import CartAddForm, CartChangeForm, CartRemoveForm, CartUpda
 from accounts.selectors import cart_summary, order_for_user, orders_for_user
 from accounts.services import (
     CustomerEmailUnusable,
-    OutOfStock,
-    ProductUnavailable,
     SignupConflict,
     customer_for_user,
     customer_signup,
     order_place,
 )
+from catalog.services import OutOfStock, ProductUnavailable
 from shopsite.db.retry import retry_on_primary
 
 ORDERS_PER_PAGE = 20

@@ -8,6 +8,7 @@ from django.forms.fields import InvalidJSONInput
 
 from catalog.models import Category, Product
 from catalog.selectors import product_colors
+from shopsite.admin import GrowingTableAdmin
 from shopsite.caching.versioned import namespace_bump_on_commit
 
 # Facet names become JSONB keys in catalog filters and query strings: keep them plain.
@@ -123,7 +124,7 @@ class CategoryAdmin(BumpsCatalogCache, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(BumpsCatalogCache, admin.ModelAdmin):
+class ProductAdmin(BumpsCatalogCache, GrowingTableAdmin):
     form = ProductAdminForm
     list_display = ["sku", "name", "category", "price", "stock", "is_active", "color"]
     list_display_links = ["sku", "name"]
@@ -136,8 +137,6 @@ class ProductAdmin(BumpsCatalogCache, admin.ModelAdmin):
     # Newest first, served by the primary key index; every column stays sortable by a click.
     ordering = ["-pk"]
     list_per_page = 50
-    # Counting the whole table on every page is slow on a big catalog; the filtered count is enough.
-    show_full_result_count = False
 
     @admin.display(description="color")
     def color(self, product: Product) -> str:

@@ -1,18 +1,22 @@
-"""Every write of the catalog: imports in bulk."""
+"""Every write of the catalog: imports in bulk, and the stock that checkout takes."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import islice
 
 import psycopg2.errors
 from django.db import connection, transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models.functions import Now
 
 from catalog.importing import ProductRow, RowError
+from catalog.models import Product
 from shopsite.caching.versioned import namespace_bump_on_commit
 
 IMPORT_BATCH_SIZE = 10_000
@@ -203,3 +207,66 @@ def _as_csv(batch: list[ProductRow]) -> io.StringIO:
     )
     buffer.seek(0)
     return buffer
+
+
+class OutOfStock(Exception):
+    """The shop has fewer of a product than the order asks for."""
+
+    def __init__(self, product_name: str, requested: int, available: int):
+        super().__init__(f"{product_name}: {requested} requested, {available} available")
+        self.product_name = product_name
+        self.requested = requested
+        self.available = available
+
+
+class ProductUnavailable(Exception):
+    """A product of the order was deleted or is no longer sold."""
+
+    def __init__(self, product_id: int, product_name: str | None):
+        super().__init__(f"{product_name or f'product #{product_id}'} is no longer available")
+        self.product_id = product_id
+        self.product_name = product_name
+
+
+@dataclass(frozen=True)
+class ProductSold:
+    """A product as it was when its stock was taken: what an order records of it."""
+
+    name: str
+    price: Decimal
+
+
+def stock_take(*, lines: Mapping[int, int]) -> dict[int, ProductSold]:
+    """Take `lines` ({product id: quantity}) from stock; return each product's name and price now.
+
+    Lock the products in id order, check them, then take every line in one UPDATE. Raise
+    ProductUnavailable or OutOfStock for the first line that cannot be sold, writing nothing.
+    Run inside the caller's transaction (the order's), so the stock and the order commit together.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("stock_take runs inside the caller's transaction")
+    if any(quantity < 1 for quantity in lines.values()):
+        raise ValueError(f"every quantity must be positive: {dict(lines)}")
+    product_ids = sorted(lines)
+    # Locked in id order: two baskets sharing products queue in the same order and cannot deadlock.
+    products = {
+        product.pk: product
+        for product in Product.objects.filter(pk__in=product_ids)
+        .order_by("pk")
+        .only("id", "name", "price", "stock", "is_active")
+        .select_for_update()
+    }
+    for product_id in product_ids:
+        product = products.get(product_id)
+        if product is None or not product.is_active:
+            raise ProductUnavailable(product_id, product.name if product is not None else None)
+        if product.stock < lines[product_id]:
+            raise OutOfStock(product.name, lines[product_id], product.stock)
+
+    # One UPDATE for all lines; the rows are locked and checked, so it neither waits nor fails.
+    taken = Case(
+        *(When(pk=product_id, then=Value(lines[product_id])) for product_id in product_ids),
+        output_field=IntegerField(),
+    )
+    Product.objects.filter(pk__in=product_ids).update(stock=F("stock") - taken, updated=Now())
+    return {pk: ProductSold(name=products[pk].name, price=products[pk].price) for pk in product_ids}

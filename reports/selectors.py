@@ -28,6 +28,15 @@ DASHBOARD_BLOCKS_FORMAT = 1
 TOP_ROWS = 10
 KPI_PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
 CSV_CHUNK_SIZE = 2_000  # rows fetched per round trip from the server-side cursor
+# The dashboard's blocks and the views each reads: a block shows once all of them are populated,
+# and its "data as of" is the oldest of their refreshes.
+DASHBOARD_BLOCK_VIEWS: dict[str, tuple[type[models.Model], ...]] = {
+    "kpis": (SalesDaily, CustomersDaily),
+    "sales": (SalesDaily,),
+    "top_products": (ProductSales,),
+    "top_customers": (CustomerValue,),
+    "categories": (CategoryMonthly,),
+}
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,12 @@ class DashboardData:
     top_products: list[dict] | None
     top_customers: list[dict] | None
     categories: CategoryMonths | None
+
+
+def report_freshness(model: type[models.Model]) -> Freshness:
+    """Return whether one report's view is populated and when it was last refreshed."""
+    view = model._meta.db_table
+    return reports_freshness([view])[view]
 
 
 def reports_freshness(views: Sequence[str]) -> dict[str, Freshness]:
@@ -227,32 +242,32 @@ def dashboard_data(*, filters: DashboardFilters, today: date) -> DashboardData:
 
     freshness = cached(lambda: reports_freshness(list(REPORT_MODELS)), "freshness")
 
-    def block(models_read: Iterable[type[models.Model]], build, *parts):
+    def block(name: str, build, *parts):
         # An unpopulated view cannot be read at all (PostgreSQL raises): say so instead.
-        if all(freshness[model._meta.db_table].populated for model in models_read):
+        if all(freshness[model._meta.db_table].populated for model in DASHBOARD_BLOCK_VIEWS[name]):
             return cached(build, *parts)
         return None
 
     date_from, date_to = filters.date_from, filters.date_to
     return DashboardData(
         freshness=freshness,
-        kpis=block([SalesDaily, CustomersDaily], lambda: sales_kpis(today=today), "kpis", today),
+        kpis=block("kpis", lambda: sales_kpis(today=today), "kpis", today),
         sales=block(
-            [SalesDaily],
+            "sales",
             lambda: sales_by_day(date_from=date_from, date_to=date_to),
             "sales",
             date_from,
             date_to,
         ),
-        top_products=block([ProductSales], top_products, "products"),
+        top_products=block("top_products", top_products, "products"),
         top_customers=block(
-            [CustomerValue],
+            "top_customers",
             lambda: top_customers(orders_over=filters.orders_over),
             "customers",
             filters.orders_over,
         ),
         categories=block(
-            [CategoryMonthly],
+            "categories",
             lambda: category_revenue_by_month(date_from=date_from, date_to=date_to),
             "categories",
             date_from.replace(day=1),

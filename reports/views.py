@@ -17,24 +17,14 @@ from django.utils.safestring import SafeString
 
 from reports.charts import sales_chart
 from reports.forms import DashboardForm, default_filters
-from reports.models import (
-    REPORT_MODELS,
-    CategoryMonthly,
-    CustomersDaily,
-    CustomerValue,
-    ProductSales,
-    SalesDaily,
+from reports.models import REPORT_MODELS
+from reports.selectors import (
+    DASHBOARD_BLOCK_VIEWS,
+    CategoryMonths,
+    dashboard_data,
+    report_freshness,
+    report_rows,
 )
-from reports.selectors import CategoryMonths, dashboard_data, report_rows, reports_freshness
-
-# The dashboard's blocks and the views each reads: its "data as of" is the oldest of their refreshes.
-BLOCK_VIEWS = {
-    "kpis": [SalesDaily, CustomersDaily],
-    "sales": [SalesDaily],
-    "top_products": [ProductSales],
-    "top_customers": [CustomerValue],
-    "categories": [CategoryMonthly],
-}
 
 
 def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
@@ -48,7 +38,7 @@ def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
     data = dashboard_data(filters=filters, today=today)
     data_as_of = {
         block: _oldest([data.freshness[model._meta.db_table].refreshed for model in models])
-        for block, models in BLOCK_VIEWS.items()
+        for block, models in DASHBOARD_BLOCK_VIEWS.items()
     }
     context = {
         **model_admin.admin_site.each_context(request),
@@ -79,7 +69,7 @@ def report_csv(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse
         raise PermissionDenied
     model = model_admin.model
     view = model._meta.db_table
-    freshness = reports_freshness([view])[view]
+    freshness = report_freshness(model)
     if not freshness.populated:
         return HttpResponse(
             f"{view} was never refreshed: run `manage.py refresh_reports`.\n",

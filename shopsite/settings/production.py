@@ -1,4 +1,5 @@
-"""Settings for production: every server and secret from the environment, nothing debug."""
+"""Settings for production: base (every server and secret from the environment, the security
+headers) plus HTTPS: secure cookies, HSTS and the redirect to https behind the proxy."""
 
 from .base import *  # noqa: F403
 from .base import env
@@ -13,10 +14,6 @@ CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-SECURE_REFERRER_POLICY = "same-origin"
-SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 # CSRF_COOKIE_HTTPONLY stays False: forms carry the token in the page, so hiding the cookie from
 # scripts protects nothing (Django's docs say as much) and would only break a future fetch().

@@ -9,14 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Customer, Order, OrderItem, OrderStatus
-from accounts.services import (
-    CustomerEmailUnusable,
-    OutOfStock,
-    ProductUnavailable,
-    customer_for_user,
-    order_place,
-)
+from accounts.services import CustomerEmailUnusable, customer_for_user, order_place
 from catalog.models import Product
+from catalog.services import OutOfStock, ProductUnavailable
 from tests.accounts.helpers import cart_of, put_in_cart
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 

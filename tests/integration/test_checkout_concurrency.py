@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 
 from accounts.models import Customer, Order, OrderItem
-from accounts.services import OutOfStock, order_place
+from accounts.services import order_place
 from catalog.models import Product
+from catalog.services import OutOfStock
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
