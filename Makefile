@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint format audit migrate seed tools venv dev stack-up stack-down stack-status stack-env stack-destroy
+.PHONY: help run test test-fast bench lint format audit migrate seed tools venv dev stack-up stack-down stack-status stack-env stack-destroy
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -75,6 +75,11 @@ tools:
 test: export STACK_REPLICAS = 2
 test: stack-up dev tools ## Run the whole test suite against the local stack (primary, 2 replicas, Redis)
 	$(PY) -m pytest
+
+# The development loop: no integration, browser or benchmark tests, a tenth of hypothesis's examples.
+test-fast: export HYPOTHESIS_PROFILE = quick
+test-fast: stack-up dev ## Run the quick tests only (see `make test` for the whole suite)
+	$(PY) -m pytest -m "not integration and not e2e and not bench"
 
 bench: export STACK_REPLICAS = 2
 bench: stack-up dev tools ## Run every benchmark (BENCH_SCALE orders, default 1,000,000) into bench/results/latest.md

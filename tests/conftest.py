@@ -1,10 +1,44 @@
+import os
 import time
+from pathlib import Path
 
+import hypothesis
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 from zeal import zeal_context
+
+# HYPOTHESIS_PROFILE=quick, for the development loop: each fuzz test tries a tenth of its examples.
+# Unset (`make test`), each tries its full count.
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+hypothesis.settings.register_profile("quick", max_examples=10)
+hypothesis.settings.load_profile(HYPOTHESIS_PROFILE)  # a profile it does not know is an error
+
+
+def fuzz_examples(full: int) -> int:
+    """Return how many examples a fuzz test tries: `full`, or a tenth of it (10 at least) when quick."""
+    return max(10, full // 10) if HYPOTHESIS_PROFILE == "quick" else full
+
+
+TESTS = Path(__file__).parent
+# Each slow kind of test by where it lives: a new file there is marked without anyone remembering
+# to (a module's `pytestmark` can be forgotten, and a forgotten one lands in the quick loop).
+MARKS_BY_PLACE = {
+    TESTS / "integration": "integration",
+    TESTS / "e2e": "e2e",
+    TESTS / "test_bench_smoke.py": "bench",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests under tests/integration/ `integration`, under tests/e2e/ `e2e`, and the
+    benchmarks' smoke test `bench`."""
+    for item in items:
+        for place, mark in MARKS_BY_PLACE.items():
+            if item.path.is_relative_to(place):
+                item.add_marker(mark)
 
 
 @pytest.fixture(autouse=True)

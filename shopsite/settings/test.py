@@ -44,6 +44,8 @@ ZEAL_SHOW_ALL_CALLERS = True
 
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Files looked up per request instead of every static file scanned per test client (18 s a run).
+WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

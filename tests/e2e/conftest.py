@@ -2,21 +2,71 @@
 
 import base64
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.conf import settings
 from selenium import webdriver
+from selenium.common.exceptions import JavascriptException, TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots" / "e2e"
 DESKTOP = (1280, 1000)
 PHONE = (390, 844)
+# Generous, as a bound: a passing wait returns as soon as its page is there, a busy machine is slow.
+WAIT_SECONDS = 20
+# Set on the window of the page being left: a new document has a new window, without it.
+LEAVING_FLAG = "shopsiteE2eLeaving"
+
+
+def wait(browser: WebDriver) -> WebDriverWait:
+    """Return a bounded wait; the JavaScript context of a document being replaced may vanish mid-call."""
+    return WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=[JavascriptException])
+
+
+def open_page(browser: WebDriver, url: str) -> None:
+    browser.get(url)
+    wait(browser).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+
+
+def follow(
+    browser: WebDriver, element: WebElement, *, path: str | re.Pattern, query: dict[str, str] | None = None
+) -> None:
+    """Click a link or button that loads a new page, and wait until the page at `path` (a pattern
+    matches the whole path) with at least the `query` parameters has loaded: a new document at that
+    URL, fully loaded.
+
+    It waits for the new page, never for the old one's elements to go stale: Chromium may answer a
+    question about an element of a page being replaced with "Node with given id does not belong to
+    the document". The flag set on the old page's window tells it apart from a new page at the same
+    URL (a form submitted to itself).
+    """
+    expected = set((query or {}).items())
+
+    def new_page_loaded(driver: WebDriver) -> bool:
+        url = urlsplit(driver.current_url)
+        at_path = path.fullmatch(url.path) if isinstance(path, re.Pattern) else url.path == path
+        if not at_path or not expected <= set(parse_qsl(url.query, keep_blank_values=True)):
+            return False
+        return driver.execute_script(f"return !window.{LEAVING_FLAG} && document.readyState === 'complete'")
+
+    browser.execute_script(f"window.{LEAVING_FLAG} = true")
+    element.click()
+    try:
+        wait(browser).until(new_page_loaded)
+    except TimeoutException:
+        shown = path.pattern if isinstance(path, re.Pattern) else path
+        pytest.fail(f"{shown} {query or ''} did not load within {WAIT_SECONDS} s: at {browser.current_url}")
 
 
 def emulate_phone(browser: webdriver.Chrome) -> None:

@@ -2,26 +2,22 @@
 download a CSV, open a report list."""
 
 import csv
-import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from reports.services import reports_refresh
+from tests.e2e.conftest import follow, open_page, wait
 from tests.factories import UserFactory
 from tests.reports.helpers import empty_report_views, make_sales
 
 pytestmark = [
-    pytest.mark.e2e,
     pytest.mark.django_db(transaction=True, databases="__all__"),
     pytest.mark.usefixtures("empty_views_after"),
 ]
 
-WAIT_SECONDS = 10
 PASSWORD = "correct horse battery"  # UserFactory's
 
 
@@ -38,20 +34,23 @@ def test_staff_read_the_dashboard_change_the_range_download_a_csv_and_open_a_rep
     make_sales(40)
     reports_refresh()
     UserFactory(username="boss", is_staff=True, is_superuser=True)
-    wait = WebDriverWait(browser, WAIT_SECONDS)
     browser.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
     )
 
-    browser.get(live_server.url + "/admin/login/")
+    open_page(browser, live_server.url + "/admin/login/")
     browser.find_element(By.NAME, "username").send_keys("boss")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait.until(EC.presence_of_element_located((By.ID, "reports-dashboard-link")))
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "input[type=submit]"), path="/admin/")
+    assert browser.find_elements(By.ID, "reports-dashboard-link")
     screenshot("admin-index")
 
-    browser.find_element(By.CSS_SELECTOR, "#reports-dashboard-link a").click()
-    wait.until(EC.presence_of_element_located((By.ID, "sales-chart")))
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "#reports-dashboard-link a"),
+        path="/admin/reports/dashboard/",
+    )
+    assert browser.find_elements(By.ID, "sales-chart")
     screenshot("dashboard")
     last_30_days = len(browser.find_elements(By.CSS_SELECTOR, "#sales-chart rect[data-day]"))
     assert last_30_days >= 28  # a bar a day (the default range is the last 30 days)
@@ -62,22 +61,23 @@ def test_staff_read_the_dashboard_change_the_range_download_a_csv_and_open_a_rep
     for name, day in (("date_from", today - timedelta(days=6)), ("date_to", today)):
         field = form.find_element(By.NAME, name)
         browser.execute_script("arguments[0].value = arguments[1]", field, day.isoformat())
-    browser.find_element(By.ID, "dashboard-submit").click()
-    wait.until(lambda driver: f"date_from={(today - timedelta(days=6)).isoformat()}" in driver.current_url)
-    wait.until(EC.presence_of_element_located((By.ID, "sales-chart")))
+    # The same path again: follow() tells the new page from this one.
+    follow(
+        browser,
+        browser.find_element(By.ID, "dashboard-submit"),
+        path="/admin/reports/dashboard/",
+        query={"date_from": (today - timedelta(days=6)).isoformat(), "date_to": today.isoformat()},
+    )
     screenshot("dashboard-last-7-days")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#sales-chart rect[data-day]")) == 7
 
     browser.find_element(By.ID, "export-salesdaily").click()
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not list(tmp_path.glob("*.csv")):
-        assert time.monotonic() < deadline, "the CSV was not downloaded"
-        time.sleep(0.05)
-    (download,) = tmp_path.glob("*.csv")
+    # Chromium writes to a .crdownload file and renames it to .csv once complete.
+    (download,) = wait(browser).until(lambda _: list(tmp_path.glob("*.csv")), "the CSV was not downloaded")
     rows = list(csv.reader(download.read_text().splitlines()))
     assert len(rows) == 1 + 40  # a header and a day per order
 
-    browser.get(live_server.url + "/admin/reports/salesdaily/")
-    wait.until(EC.presence_of_element_located((By.ID, "report-data-as-of")))
+    open_page(browser, live_server.url + "/admin/reports/salesdaily/")
+    assert browser.find_elements(By.ID, "report-data-as-of")
     screenshot("sales-daily-report")
     assert "40" in browser.find_element(By.CSS_SELECTOR, ".paginator").text

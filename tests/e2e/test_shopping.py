@@ -4,6 +4,7 @@ The live server reads from the real replicas (its requests route as in productio
 waits for them to replay the catalog it wrote before opening the first page.
 """
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -12,21 +13,18 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.models import Order
 from catalog.models import Product
 from tests.conftest import wait_for_replicas
-from tests.e2e.conftest import PHONE, emulate_desktop, emulate_phone
+from tests.e2e.conftest import PHONE, emulate_desktop, emulate_phone, follow, open_page, wait
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 
 pytestmark = [
-    pytest.mark.e2e,
     # live_server implies a transactional database; the replicas too, for wait_for_replicas().
     pytest.mark.django_db(transaction=True, databases="__all__"),
 ]
 
-WAIT_SECONDS = 10
 PASSWORD = "correct horse battery"  # UserFactory's
 
 # Which visible form controls have no accessible name: neither a <label> (for= or wrapping,
@@ -96,23 +94,6 @@ def shop() -> dict[str, Product]:
     return products
 
 
-def wait(browser: WebDriver) -> WebDriverWait:
-    return WebDriverWait(browser, WAIT_SECONDS)
-
-
-def follow(browser: WebDriver, element: WebElement) -> None:
-    """Click a link or button that loads a new page, and wait until the new page has loaded."""
-    old_page = browser.find_element(By.TAG_NAME, "html")
-    element.click()
-    wait(browser).until(EC.staleness_of(old_page))
-    wait(browser).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
-
-
-def open_page(browser: WebDriver, url: str) -> None:
-    browser.get(url)
-    wait(browser).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
-
-
 def heading(browser: WebDriver) -> str:
     return wait(browser).until(EC.visibility_of_element_located((By.TAG_NAME, "h1"))).text
 
@@ -168,7 +149,11 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     screenshot("home")
 
     # The category lists its products only, with their stock.
-    follow(browser, browser.find_element(By.XPATH, "//main//a[span[normalize-space()='Shirts']]"))
+    follow(
+        browser,
+        browser.find_element(By.XPATH, "//main//a[span[normalize-space()='Shirts']]"),
+        path="/c/shirts/",
+    )
     assert heading(browser) == "Shirts"
     assert listed_products(browser) == {"Oxford Shirt", "Chambray Shirt", "Linen Shirt", "Flannel Shirt"}
     page = main_text(browser)
@@ -186,7 +171,12 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     blue = browser.find_element(By.CSS_SELECTOR, "input[type=checkbox][name=color][value=blue]")
     blue.click()
     assert blue.is_selected()
-    follow(browser, browser.find_element(By.XPATH, "//main//button[normalize-space()='Apply filters']"))
+    follow(
+        browser,
+        browser.find_element(By.XPATH, "//main//button[normalize-space()='Apply filters']"),
+        path="/c/shirts/",
+        query={"color": "blue"},
+    )
     assert heading(browser) == "Shirts"
     assert listed_products(browser) == {"Oxford Shirt", "Chambray Shirt"}
     page = main_text(browser)
@@ -198,7 +188,7 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     screenshot("filtered")
 
     # The product page; two of it go into the cart.
-    follow(browser, browser.find_element(By.LINK_TEXT, "Oxford Shirt"))
+    follow(browser, browser.find_element(By.LINK_TEXT, "Oxford Shirt"), path="/p/oxford-shirt/")
     assert heading(browser) == "Oxford Shirt"
     page = main_text(browser)
     assert "$39.00" in page
@@ -208,7 +198,7 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     quantity.clear()
     quantity.send_keys("2")
     screenshot("product")
-    follow(browser, button(browser, "Add to cart"))
+    follow(browser, button(browser, "Add to cart"), path="/cart/")
 
     # The cart: the line and the total.
     assert heading(browser) == "Your cart"
@@ -223,14 +213,19 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     screenshot("cart")
 
     # Checking out asks a visitor to log in first.
-    follow(browser, browser.find_element(By.LINK_TEXT, "Check out"))
+    follow(
+        browser,
+        browser.find_element(By.LINK_TEXT, "Check out"),
+        path="/account/login/",
+        query={"next": "/checkout/"},
+    )
     assert heading(browser) == "Log in"
     assert "Please log in to continue." in main_text(browser)
     assert_controls_labelled(browser, at_least=2)
     field_labelled(browser, "Username").send_keys("ada")
     field_labelled(browser, "Password").send_keys(PASSWORD)
     screenshot("login")
-    follow(browser, button(browser, "Log in"))
+    follow(browser, button(browser, "Log in"), path="/checkout/")
 
     # Back at the checkout, logged in, with the cart kept.
     assert heading(browser) == "Checkout"
@@ -239,7 +234,7 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     assert "Log out" in browser.find_element(By.CSS_SELECTOR, "header").text
     assert_controls_labelled(browser)
     screenshot("checkout")
-    follow(browser, button(browser, "Place order"))
+    follow(browser, button(browser, "Place order"), path=re.compile(r"/account/orders/\d+/"))
 
     # The order page shows the placed order.
     order = Order.objects.get()
@@ -256,7 +251,11 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     screenshot("order")
 
     # The order history lists it.
-    follow(browser, browser.find_element(By.XPATH, "//header//a[normalize-space()='Orders']"))
+    follow(
+        browser,
+        browser.find_element(By.XPATH, "//header//a[normalize-space()='Orders']"),
+        path="/account/orders/",
+    )
     assert heading(browser) == "Your orders"
     history = browser.find_element(By.CSS_SELECTOR, f"section[aria-labelledby='order-{order.pk}']")
     assert f"Order #{order.pk}" in history.text

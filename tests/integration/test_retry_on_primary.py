@@ -184,4 +184,3 @@ def test_a_marked_view_is_not_run_again_for_a_post(client, product, refused_repl
 
     assert runs == ["product_names"]
     assert response.status_code == 503
-
