@@ -1,10 +1,13 @@
 import re
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
-from accounts.models import Customer, Order, OrderItem, User
-from accounts.services import orders_mark_shipped
+from accounts.forms import EmailAddressField
+from accounts.models import Customer, Order, OrderItem, OrderStatus, User
+from accounts.selectors import customer_email_taken
+from accounts.services import orders_transition, statuses_before
 from shopsite.admin import GrowingTableAdmin
 
 admin.site.register(User, UserAdmin)
@@ -36,8 +39,24 @@ class OrderItemInline(admin.TabularInline):
         return item.quantity * item.unit_price
 
 
+class CustomerAdminForm(forms.ModelForm):
+    # Normalised as at sign-up: the fullwidth form of a customer's address is that customer's.
+    email = EmailAddressField(max_length=Customer._meta.get_field("email").max_length)
+
+    class Meta:
+        model = Customer
+        fields = ["user", "name", "email", "level", "is_active", "created", "last_purchase"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        if customer_email_taken(email=email, other_than=self.instance.pk):
+            raise forms.ValidationError("Another customer has this email.", code="email_taken")
+        return email
+
+
 @admin.register(Customer)
 class CustomerAdmin(GrowingTableAdmin):
+    form = CustomerAdminForm
     list_display = ["name", "email", "level", "is_active", "created", "last_purchase", "user"]
     list_select_related = ["user"]
     list_filter = ["level", "is_active"]
@@ -48,8 +67,10 @@ class CustomerAdmin(GrowingTableAdmin):
     list_per_page = 50
 
 
-def _orders(count: int) -> str:
-    return f"{count} order" if count == 1 else f"{count} orders"
+def _orders(count: int, *, that: str = "") -> str:
+    """Return "1 order" or "2 orders", with "that was"/"that were" after it when `that` is given."""
+    orders = f"{count} order" if count == 1 else f"{count} orders"
+    return f"{orders} that {'was' if count == 1 else 'were'} {that}" if that else orders
 
 
 @admin.register(Order)
@@ -61,9 +82,11 @@ class OrderAdmin(GrowingTableAdmin):
     search_fields = ["customer__email"]
     search_help_text = "Search by order number (1234 or #1234) or part of the customer's email."
     autocomplete_fields = ["customer"]
-    readonly_fields = ["total"]  # the sum of the lines, which are read-only too
+    # The total is the sum of the lines, read-only too; status and shipped time change only through
+    # the actions, which follow the lifecycle; when it was placed is history.
+    readonly_fields = ["status", "shipped", "created", "total"]
     inlines = [OrderItemInline]
-    actions = ["mark_shipped"]
+    actions = ["mark_paid", "mark_shipped", "mark_delivered", "cancel"]
     ordering = ["-created"]  # served by the index on created
     list_per_page = 50
 
@@ -77,14 +100,31 @@ class OrderAdmin(GrowingTableAdmin):
             return queryset.filter(pk=int(number[1])), False
         return super().get_search_results(request, queryset, search_term)
 
+    @admin.action(description="Mark selected orders paid", permissions=["change"])
+    def mark_paid(self, request, queryset):
+        self._transition(request, queryset, to=OrderStatus.PAID, done="Marked {orders} paid")
+
     @admin.action(description="Mark selected orders shipped", permissions=["change"])
     def mark_shipped(self, request, queryset):
+        self._transition(request, queryset, to=OrderStatus.SHIPPED, done="Marked {orders} shipped")
+
+    @admin.action(description="Mark selected orders delivered", permissions=["change"])
+    def mark_delivered(self, request, queryset):
+        self._transition(request, queryset, to=OrderStatus.DELIVERED, done="Marked {orders} delivered")
+
+    @admin.action(description="Cancel selected orders, their items back in stock", permissions=["change"])
+    def cancel(self, request, queryset):
+        done = "Cancelled {orders} and returned their items to stock"
+        self._transition(request, queryset, to=OrderStatus.CANCELLED, done=done)
+
+    def _transition(self, request, queryset, *, to: OrderStatus, done: str) -> None:
+        """Move the selected orders that may go to `to`, and say how many moved and how many not."""
         selected = queryset.count()
-        # A subquery, not a list of ids: "select all" over many orders stays one UPDATE.
-        marked = orders_mark_shipped(order_ids=queryset.values_list("pk", flat=True))
-        skipped = selected - marked
+        # A subquery, not a list of ids: "select all" over many orders stays one statement.
+        moved = orders_transition(order_ids=queryset.values_list("pk", flat=True), to=to)
+        skipped = _orders(selected - moved, that=f"not {' or '.join(statuses_before(to))}")
         self.message_user(
             request,
-            f"Marked {_orders(marked)} shipped; skipped {_orders(skipped)} that were not pending or paid.",
-            messages.SUCCESS if marked else messages.WARNING,
+            f"{done.format(orders=_orders(moved))}; skipped {skipped}.",
+            messages.SUCCESS if moved else messages.WARNING,
         )

@@ -13,14 +13,15 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import Customer, MembershipLevel, Order, OrderStatus, User
+from accounts.emails import email_normalise
+from accounts.models import SHIPPED_STATUSES, Customer, MembershipLevel, Order, OrderStatus, User
 from catalog.demo import HISTORY_DAYS, catalog_is_empty, catalog_reset, catalog_seed
 
 BATCH_SIZE = 5_000
@@ -174,7 +175,7 @@ def _customers(rng: random.Random, count: int, now) -> list[Customer]:
         customers.append(
             Customer(
                 name=f"{first} {last}",
-                email=f"{first}.{last}.{n + 1}@example.com".lower(),
+                email=email_normalise(f"{first}.{last}.{n + 1}@example.com".lower()),
                 level=rng.choices(levels, weights)[0],
                 is_active=rng.random() > 0.02,
                 created=now - timedelta(days=rng.randint(0, HISTORY_DAYS + 365)),
@@ -206,12 +207,7 @@ def _orders(rng, customers, products, count, now, tick) -> tuple[int, int]:
             order_rows, item_rows = csv.writer(orders), csv.writer(items)
             for order_id in order_ids:
                 created = now - timedelta(seconds=rng.randint(0, history))
-                status = rng.choices(statuses, weights)[0]
-                shipped = (
-                    created + timedelta(hours=rng.randint(4, 72))
-                    if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
-                    else None
-                )
+                status, shipped = _lifecycle(rng, rng.choices(statuses, weights)[0], created, now)
                 total = Decimal(0)
                 for product in rng.sample(products, rng.randint(1, min(5, len(products)))):
                     quantity = rng.randint(1, 3)
@@ -234,6 +230,25 @@ def _orders(rng, customers, products, count, now, tick) -> tuple[int, int]:
             cursor.copy_expert(COPY_ORDER_ITEMS, items)
             tick("orders", len(chunk))
     return count, total_items
+
+
+def _lifecycle(
+    rng: random.Random, status: OrderStatus, created: datetime, now: datetime
+) -> tuple[OrderStatus, datetime | None]:
+    """Return the status and shipped time an order drawn with `status` has at `now`.
+
+    As the shop's own lifecycle makes them: shipped 4 to 72 hours after it was placed and delivered
+    1 to 6 days after that, so an order whose shipment is still to come is only paid, and one
+    whose delivery is still to come is only shipped. Nothing is shipped in the future.
+    """
+    if status not in SHIPPED_STATUSES:
+        return status, None
+    shipped = created + timedelta(hours=rng.randint(4, 72))
+    if shipped > now:
+        return OrderStatus.PAID, None
+    if status == OrderStatus.DELIVERED and shipped + timedelta(days=rng.randint(1, 6)) > now:
+        return OrderStatus.SHIPPED, shipped
+    return status, shipped
 
 
 def _set_last_purchase() -> None:

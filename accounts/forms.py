@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
 from accounts.cart import MAX_LINES, MAX_QUANTITY, Cart
+from accounts.checkout import Confirmation, ConfirmationInvalid
+from accounts.emails import email_normalise
 from accounts.models import Customer, User
 from accounts.selectors import customer_email_taken, product_for_cart
 
@@ -113,11 +115,52 @@ class CartRemoveForm(CartChangeForm):
         return cleaned_data
 
 
+# Ample for MAX_LINES lines of long names, signed and compressed; anything longer is no confirmation.
+MAX_CONFIRMATION_LENGTH = 20_000
+CONFIRMATION_OUT_OF_DATE = "This checkout page is out of date: check your order below and place it again."
+
+
+class CheckoutForm(forms.Form):
+    """A submission of the checkout page: its signed confirmation of what the customer was shown."""
+
+    confirmation = forms.CharField(
+        widget=forms.HiddenInput,
+        max_length=MAX_CONFIRMATION_LENGTH,
+        error_messages={"required": CONFIRMATION_OUT_OF_DATE, "max_length": CONFIRMATION_OUT_OF_DATE},
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_confirmation(self) -> Confirmation:
+        # Two confirmations in one submission: which page was meant is a guess, so neither is taken.
+        getlist = getattr(self.data, "getlist", None)
+        if getlist is not None and len(getlist("confirmation")) > 1:
+            raise forms.ValidationError(CONFIRMATION_OUT_OF_DATE)
+        try:
+            confirmation = Confirmation.from_signed(self.cleaned_data["confirmation"])
+        except ConfirmationInvalid:
+            raise forms.ValidationError(CONFIRMATION_OUT_OF_DATE) from None
+        # Shown to someone else (a page saved before a logout, then another login): not this user's.
+        if confirmation.user_id != self.user.pk:
+            raise forms.ValidationError(CONFIRMATION_OUT_OF_DATE)
+        return confirmation
+
+
+class EmailAddressField(forms.EmailField):
+    """An email address, cleaned to the form the shop stores and compares (email_normalise)."""
+
+    def to_python(self, value) -> str:
+        # Before the validators: what they check (the length too) is what is stored.
+        return email_normalise(super().to_python(value))
+
+
 class SignupForm(UserCreationForm):
     """A new customer account: login name, the customer's name and email, a password twice."""
 
     name = forms.CharField(max_length=Customer._meta.get_field("name").max_length, label="Your name")
-    email = forms.EmailField(max_length=Customer._meta.get_field("email").max_length)
+    email = EmailAddressField(max_length=Customer._meta.get_field("email").max_length)
 
     field_order = ["username", "name", "email", "password1", "password2"]
 
@@ -132,7 +175,7 @@ class SignupForm(UserCreationForm):
         super().validate_password_for_user(user, **kwargs)
 
     def clean_email(self) -> str:
-        email = User.objects.normalize_email(self.cleaned_data["email"])
+        email = self.cleaned_data["email"]
         if customer_email_taken(email=email):
             raise forms.ValidationError("An account with this email already exists.")
         return email

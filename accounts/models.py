@@ -1,6 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -24,6 +24,10 @@ class OrderStatus(models.TextChoices):
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+
+
+# The statuses of an order on its way or arrived: those, and only those, have a shipped time.
+SHIPPED_STATUSES = (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
 
 class Customer(models.Model):
@@ -60,6 +64,8 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     created = models.DateTimeField(default=timezone.now, db_index=True)  # time-range reports
     shipped = models.DateTimeField(null=True, blank=True)
+    # Issued with the checkout page: a second submission of that page finds this order, never makes one.
+    checkout_token = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created"]
@@ -67,10 +73,19 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
             models.CheckConstraint(
-                condition=Q(shipped__isnull=True)
-                | Q(status__in=[OrderStatus.SHIPPED, OrderStatus.DELIVERED]),
+                condition=Q(shipped__isnull=True) | Q(status__in=SHIPPED_STATUSES),
                 name="order_shipped_only_when_shipped",
             ),
+            models.CheckConstraint(
+                condition=Q(shipped__isnull=False) | ~Q(status__in=SHIPPED_STATUSES),
+                name="order_shipped_time_when_shipped",
+            ),
+            # Not also `shipped <= now()`: see docs/ARCHITECTURE.md, "The order lifecycle".
+            models.CheckConstraint(
+                condition=Q(shipped__isnull=True) | Q(shipped__gte=F("created")),
+                name="order_shipped_not_before_created",
+            ),
+            models.UniqueConstraint(fields=["checkout_token"], name="order_checkout_token_unique"),
         ]
         indexes = [models.Index(fields=["customer", "-created"], name="order_customer_newest")]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from django.db.models import F, Prefetch, QuerySet, Value
 from django.db.models.functions import Lower
 
 from accounts.cart import Cart
+from accounts.emails import email_normalise
 from accounts.models import Customer, Order, OrderItem, User
 from catalog.models import Product
 
@@ -100,10 +102,13 @@ def product_for_cart(*, product_id: int) -> Product | None:
     return Product.objects.only("id", "name", "stock", "is_active").filter(pk=product_id).first()
 
 
-def customer_email_taken(*, email: str) -> bool:
-    """Return whether a customer already has this email, whatever its case."""
+def customer_email_taken(*, email: str, other_than: int | None = None) -> bool:
+    """Return whether a customer (other than customer `other_than`) already has this email,
+    whatever its case or Unicode form."""
     # Lower(email) is what customer_email_unique_ci indexes: this lookup uses that index.
-    return Customer.objects.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email))).exists()
+    email = Lower(Value(email_normalise(email)))
+    customers = Customer.objects.alias(email_lower=Lower("email")).filter(email_lower=email)
+    return customers.exclude(pk=other_than).exists() if other_than else customers.exists()
 
 
 def _order_items() -> Prefetch:
@@ -132,3 +137,9 @@ def order_for_user(*, user: User, pk: int) -> Order | None:
     """Return order `pk` with its items if it belongs to the user's customer, else None."""
     # The owner is part of the WHERE clause: another customer's order is simply not found.
     return orders_for_user(user=user).filter(pk=pk).first()
+
+
+def order_for_checkout(*, user: User, token: uuid.UUID) -> Order | None:
+    """Return the user's order placed from the checkout page that issued `token`, if there is one."""
+    # checkout_token is unique: one index lookup, and the owner in the WHERE clause as above.
+    return Order.objects.filter(customer__user=user, checkout_token=token).only("id").first()

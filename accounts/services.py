@@ -1,18 +1,31 @@
 """Writes to customers and orders: every change to their rows goes through a function here."""
 
+import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Now
+from django.db.models import Exists, OuterRef, Sum
+from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
+from accounts.emails import email_normalise
 from accounts.models import Customer, Order, OrderItem, OrderStatus, User
 from accounts.selectors import customer_email_taken
-from catalog.services import stock_take
+from catalog.services import stock_return, stock_take
 
-# Only orders not yet on their way can be shipped; cancelled and delivered ones stay as they are.
-SHIPPABLE_STATUSES = (OrderStatus.PENDING, OrderStatus.PAID)
+# Where an order may go from each status: pending -> paid -> shipped -> delivered, and cancelled
+# before it ships. Anything else (a pending order shipped, a delivered one cancelled) is refused.
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED}),
+    OrderStatus.DELIVERED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+
+# A second order of one checkout page (a double click, a retry) trips this; see order_place.
+CHECKOUT_TOKEN_CONSTRAINT = "order_checkout_token_unique"
 
 # The unique constraints a sign-up can hit when another one with the same name or email wins a race.
 SIGNUP_CONSTRAINT_FIELDS = {"accounts_user_username_key": "username", "customer_email_unique_ci": "email"}
@@ -20,6 +33,18 @@ SIGNUP_CONSTRAINT_FIELDS = {"accounts_user_username_key": "username", "customer_
 
 class CustomerEmailUnusable(Exception):
     """A user's email cannot be a customer's: it is missing, or another customer has it."""
+
+
+class PricesChanged(Exception):
+    """A product costs something else now than the checkout page showed: no order was placed."""
+
+    def __init__(self, changes: Mapping[int, tuple[Decimal, Decimal]]):
+        super().__init__(f"prices changed (product id: (shown, now)): {dict(changes)}")
+        self.changes = dict(changes)
+
+
+class CustomerInactive(Exception):
+    """The customer, or the customer's user, was deactivated: their account places no orders."""
 
 
 class SignupConflict(Exception):
@@ -30,23 +55,59 @@ class SignupConflict(Exception):
         self.field = field
 
 
-def orders_mark_shipped(*, order_ids: Iterable[int]) -> int:
-    """Mark the pending and paid orders among `order_ids` shipped now; return how many changed."""
-    # One UPDATE is atomic on its own: no transaction or lock is needed around it.
-    return Order.objects.filter(pk__in=order_ids, status__in=SHIPPABLE_STATUSES).update(
-        status=OrderStatus.SHIPPED, shipped=Now()
+def statuses_before(status: OrderStatus) -> list[OrderStatus]:
+    """Return the statuses from which an order may move to `status`."""
+    return [before for before, after in ORDER_TRANSITIONS.items() if status in after]
+
+
+@transaction.atomic
+def orders_transition(*, order_ids: Iterable[int], to: OrderStatus) -> int:
+    """Move the orders among `order_ids` that may go to status `to`; return how many moved.
+
+    The others are left as they are. Shipping sets the shipped time from the database's clock;
+    cancelling puts the orders' items back in stock, in the same transaction. `order_ids` may be
+    a queryset of ids: "select all" over many orders stays one statement.
+    """
+    allowed = Order.objects.filter(pk__in=order_ids, status__in=statuses_before(to))
+    if to == OrderStatus.CANCELLED:
+        return _orders_cancel(allowed)
+    changes = {"status": to}
+    if to == OrderStatus.SHIPPED:
+        # The database's clock, and never before the order was placed by an app server's.
+        changes["shipped"] = Greatest(Now(), "created")
+    # One conditional UPDATE: an order another transaction moved meanwhile is checked again, and skipped.
+    return allowed.update(**changes)
+
+
+def _orders_cancel(allowed) -> int:
+    """Cancel the orders of `allowed` and put their items back in stock; return how many."""
+    # Locked, in id order, then checked again: of two staff cancelling one order at once, the second
+    # finds it cancelled and returns nothing, so its stock comes back once.
+    cancelled = list(allowed.order_by("pk").select_for_update().values_list("pk", flat=True))
+    if not cancelled:
+        return 0
+    Order.objects.filter(pk__in=cancelled).update(status=OrderStatus.CANCELLED)
+    returned = (
+        OrderItem.objects.filter(order_id__in=cancelled)
+        .values("product_id")
+        .annotate(quantity=Sum("quantity"))
+        .order_by()
     )
+    stock_return(lines={row["product_id"]: row["quantity"] for row in returned})
+    return len(cancelled)
 
 
 def customer_signup(*, username: str, name: str, email: str, password: str) -> Customer:
     """Create a user and its customer together; raise SignupConflict if either is taken meanwhile."""
+    # Stored normalised, so that the unique constraint on Lower(email) sees one mailbox as one.
+    email = email_normalise(email)
     try:
         # Inner block: the failed INSERT rolls back here, so catching it leaves no broken transaction.
         with transaction.atomic():
             user = User.objects.create_user(username=username, email=email, password=password)
             return Customer.objects.create(user=user, name=name, email=email)
     except IntegrityError as error:
-        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+        constraint = _constraint_of(error)
         if constraint not in SIGNUP_CONSTRAINT_FIELDS:
             raise
         raise SignupConflict(SIGNUP_CONSTRAINT_FIELDS[constraint]) from error
@@ -58,7 +119,7 @@ def customer_for_user(*, user: User) -> Customer:
     customer = Customer.objects.filter(user=user).first()
     if customer is not None:
         return customer
-    email = User.objects.normalize_email(user.email.strip())
+    email = email_normalise(user.email)
     # Staff accounts may have no email, or share one with a customer: never link another's record.
     if "@" not in email or customer_email_taken(email=email):
         raise CustomerEmailUnusable(email)
@@ -69,25 +130,69 @@ def customer_for_user(*, user: User) -> Customer:
 
 
 @transaction.atomic
-def order_place(*, customer: Customer, lines: Mapping[int, int]) -> Order:
-    """Create a paid order of `lines` ({product id: quantity}) at current prices, taking the stock.
+def order_place(
+    *,
+    customer: Customer,
+    lines: Mapping[int, int],
+    prices: Mapping[int, Decimal],
+    checkout_token: uuid.UUID | None = None,
+) -> Order:
+    """Create a paid order of `lines` ({product id: quantity}) at the unit `prices` the customer
+    was shown ({product id: price}), taking the stock.
 
-    Raise the catalog's ProductUnavailable or OutOfStock for the first line that cannot be sold,
-    writing nothing.
+    With a `checkout_token` already used by one of the customer's orders (the same checkout page
+    submitted twice, one after the other or at the same moment), return that order: never a
+    second one. Raise CustomerInactive for a deactivated customer or user, the catalog's
+    ProductUnavailable or OutOfStock for the first line that cannot be sold, and PricesChanged
+    when a product's price is not the one shown; each writes nothing.
     """
-    if not lines:
-        raise ValueError("an order needs at least one line")
+    if not lines or any(quantity < 1 for quantity in lines.values()):
+        raise ValueError(f"an order needs lines of positive quantities: {dict(lines)}")
+    if set(prices) != set(lines):
+        raise ValueError(f"one price for each line: lines {sorted(lines)}, prices {sorted(prices)}")
+    now = timezone.now()
+    total = sum((prices[pk] * quantity for pk, quantity in lines.items()), Decimal("0.00"))
+    try:
+        # The token first, before any stock is taken: a second submission waits here until the
+        # first one commits, then fails on the unique constraint. A savepoint, so the transaction
+        # goes on after the failure.
+        with transaction.atomic():
+            # Paid at once: there is no payment provider. With one, this would be PENDING until it confirms.
+            order = Order.objects.create(
+                customer=customer,
+                status=OrderStatus.PAID,
+                total=total,
+                created=now,
+                checkout_token=checkout_token,
+            )
+    except IntegrityError as error:
+        if _constraint_of(error) != CHECKOUT_TOKEN_CONSTRAINT:
+            raise
+        placed = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
+        if placed is None:
+            raise  # another customer's token: their order is not this customer's to see
+        return placed
+
+    # is_active is read from the customer's row as this UPDATE locks it: a deactivation that
+    # commits meanwhile is seen, and one that comes later waits for this order.
+    user_inactive = User.objects.filter(pk=OuterRef("user_id"), is_active=False)
+    active = Customer.objects.filter(pk=customer.pk, is_active=True).exclude(Exists(user_inactive))
+    if not active.update(last_purchase=now):
+        raise CustomerInactive(f"customer #{customer.pk} is deactivated")
+
     # The catalog locks, checks and takes the stock in this transaction: all or nothing with the order.
     sold = stock_take(lines=lines)
-
-    now = timezone.now()
-    total = sum((product.price * lines[pk] for pk, product in sold.items()), Decimal("0.00"))
-    # Paid at once: the shop has no payment provider. With one, this would be PENDING until it confirms.
-    order = Order.objects.create(customer=customer, status=OrderStatus.PAID, total=total, created=now)
+    # Compared with the products locked: a price changed a moment ago is caught, none can change now.
+    changed = {pk: (prices[pk], product.price) for pk, product in sold.items() if product.price != prices[pk]}
+    if changed:
+        raise PricesChanged(changed)
     OrderItem.objects.bulk_create(
-        OrderItem(order=order, product_id=pk, quantity=lines[pk], unit_price=product.price)
-        for pk, product in sold.items()
+        OrderItem(order=order, product_id=pk, quantity=lines[pk], unit_price=prices[pk]) for pk in sold
     )
-    Customer.objects.filter(pk=customer.pk).update(last_purchase=now)
     customer.last_purchase = now
     return order
+
+
+def _constraint_of(error: IntegrityError) -> str | None:
+    """Return the name of the constraint a failed write broke, as PostgreSQL reports it."""
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)

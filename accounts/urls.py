@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
+from accounts.login import LoginView
 from shopsite.db.retry import retry_on_primary
 
 app_name = "accounts"
@@ -15,11 +16,7 @@ urlpatterns = [
     path("account/orders/<int:pk>/", views.order, name="order"),
     path(
         "account/login/",
-        retry_on_primary(
-            auth_views.LoginView.as_view(
-                template_name="registration/login.html", redirect_authenticated_user=True
-            )
-        ),
+        retry_on_primary(LoginView.as_view(template_name="registration/login.html")),
         name="login",
     ),
     # LogoutView accepts POST only (Django 5): a link or an image cannot log anyone out.

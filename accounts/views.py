@@ -1,5 +1,7 @@
 """The customer's pages: cart, checkout, sign-up and order history."""
 
+from http import HTTPStatus
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -8,13 +10,23 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts.cart import Cart
-from accounts.forms import CartAddForm, CartChangeForm, CartRemoveForm, CartUpdateForm, SignupForm
-from accounts.selectors import cart_summary, order_for_user, orders_for_user
+from accounts.cart import Cart, locked_cart, session_cookie_renewed
+from accounts.checkout import Confirmation, confirmation_changes, confirmation_for
+from accounts.forms import (
+    CartAddForm,
+    CartChangeForm,
+    CartRemoveForm,
+    CartUpdateForm,
+    CheckoutForm,
+    SignupForm,
+)
+from accounts.selectors import cart_summary, order_for_checkout, order_for_user, orders_for_user
 from accounts.services import (
     CustomerEmailUnusable,
+    CustomerInactive,
+    PricesChanged,
     SignupConflict,
     customer_for_user,
     customer_signup,
@@ -53,91 +65,141 @@ def _cart_change_refused(request: HttpRequest, cart: Cart, form: CartChangeForm)
 
 
 @retry_on_primary
-@require_GET
+@require_safe
 def cart(request: HttpRequest) -> HttpResponse:
     return _render_cart(request, Cart(request.session))
 
 
 @require_POST
 def cart_add(request: HttpRequest) -> HttpResponse:
-    cart = Cart(request.session)
-    form = CartAddForm(request.POST, cart=cart)
+    # Checked and changed with the session's row locked: quick adds from two tabs all count.
+    with locked_cart(request.session) as cart:
+        form = CartAddForm(request.POST, cart=cart)
+        if form.is_valid():
+            cart.set(form.cleaned_data["product_id"], form.cleaned_data["new_quantity"])
     if not form.is_valid():
         return _cart_change_refused(request, cart, form)
-    cart.set(form.cleaned_data["product_id"], form.cleaned_data["new_quantity"])
     messages.success(request, "Added to your cart.")
-    return _see_other(_next_or_cart(request))
+    return session_cookie_renewed(_see_other(_next_or_cart(request)), cart)
 
 
 @require_POST
 def cart_update(request: HttpRequest) -> HttpResponse:
-    cart = Cart(request.session)
-    form = CartUpdateForm(request.POST, cart=cart)
+    with locked_cart(request.session) as cart:
+        form = CartUpdateForm(request.POST, cart=cart)
+        if form.is_valid():
+            cart.set(form.cleaned_data["product_id"], form.cleaned_data["quantity"])
     if not form.is_valid():
         return _cart_change_refused(request, cart, form)
-    cart.set(form.cleaned_data["product_id"], form.cleaned_data["quantity"])
     messages.success(request, "Your cart was updated." if form.cleaned_data["quantity"] else "Removed.")
-    return _see_other(_next_or_cart(request))
+    return session_cookie_renewed(_see_other(_next_or_cart(request)), cart)
 
 
 @require_POST
 def cart_remove(request: HttpRequest) -> HttpResponse:
-    cart = Cart(request.session)
-    form = CartRemoveForm(request.POST, cart=cart)
+    with locked_cart(request.session) as cart:
+        form = CartRemoveForm(request.POST, cart=cart)
+        if form.is_valid():
+            cart.remove(form.cleaned_data["product_id"])
     if not form.is_valid():
         return _cart_change_refused(request, cart, form)
-    cart.remove(form.cleaned_data["product_id"])
     messages.success(request, "Removed from your cart.")
-    return _see_other(_next_or_cart(request))
+    return session_cookie_renewed(_see_other(_next_or_cart(request)), cart)
 
 
 @retry_on_primary
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def checkout(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _checkout_place(request)
     cart = Cart(request.session)
     if not len(cart):
         messages.info(request, "Your cart is empty.")
         return _see_other(reverse("accounts:cart"))
-    if request.method == "POST":
-        return _checkout_place(request, cart)
+    return _checkout_page(request, cart)
+
+
+def _checkout_page(
+    request: HttpRequest, cart: Cart, *, shown: Confirmation | None = None, status: int = HTTPStatus.OK
+) -> HttpResponse:
+    """Render the checkout page of the cart with a new signed confirmation of what it shows,
+    saying first how the cart differs from what the customer was `shown`, if given."""
     summary = cart_summary(cart)
     if not summary.can_check_out:
         messages.warning(request, "Some items in your cart need your attention before you can check out.")
         return _see_other(reverse("accounts:cart"))
-    return render(request, "accounts/checkout.html", {"summary": summary})
+    if shown is not None:
+        messages.warning(request, "Your order changed since you opened this page, so nothing was charged:")
+        for change in confirmation_changes(confirmation=shown, summary=summary):
+            messages.warning(request, change)
+        messages.warning(request, "Please check the new figures below and place the order again.")
+    confirmation = confirmation_for(summary=summary, user_id=request.user.pk)
+    context = {"summary": summary, "confirmation": confirmation.signed()}
+    return render(request, "accounts/checkout.html", context, status=status)
 
 
-def _checkout_place(request: HttpRequest, cart: Cart) -> HttpResponse:
-    """Place the order of the cart; on any shortage send the customer back to the cart."""
-    try:
-        customer = customer_for_user(user=request.user)
-        order = order_place(customer=customer, lines=cart.quantities())
-    except OutOfStock as short:
-        if short.available:
-            left = f"only {short.available} of {short.product_name} left"
-            text = f"Sorry, {left} (you asked for {short.requested})."
+def _checkout_place(request: HttpRequest) -> HttpResponse:
+    """Place the order the checkout page showed, once; if the cart or a price differs now, show the
+    page again with the new figures; if the order cannot be placed, send the customer to the cart."""
+    form = CheckoutForm(request.POST, user=request.user)
+    # The session's row stays locked until the cart is emptied: of one page submitted twice at
+    # once, the first submission places the order and the second finds it.
+    with locked_cart(request.session) as cart:
+        shown = form.cleaned_data["confirmation"] if form.is_valid() else None
+        placed = order_for_checkout(user=request.user, token=shown.token) if shown else None
+        if placed is not None:
+            return _order_placed(request, placed.pk)
+        if not len(cart):
+            messages.info(request, "Your cart is empty.")
+            return _see_other(reverse("accounts:cart"))
+        if shown is None:
+            for error in form.errors.get("confirmation", []):
+                messages.error(request, error)
+            return _checkout_page(request, cart, status=HTTPStatus.BAD_REQUEST)
+        # Another tab added, removed or changed a line since this page was shown.
+        if cart.quantities() != shown.quantities:
+            return _checkout_page(request, cart, shown=shown, status=HTTPStatus.CONFLICT)
+        try:
+            customer = customer_for_user(user=request.user)
+            order = order_place(
+                customer=customer, lines=shown.quantities, prices=shown.prices, checkout_token=shown.token
+            )
+        except PricesChanged:
+            return _checkout_page(request, cart, shown=shown, status=HTTPStatus.CONFLICT)
+        except (OutOfStock, ProductUnavailable, CustomerEmailUnusable, CustomerInactive) as refused:
+            messages.error(request, _why_refused(refused))
+            return _see_other(reverse("accounts:cart"))
+        cart.clear()
+    return session_cookie_renewed(_order_placed(request, order.pk), cart)
+
+
+def _order_placed(request: HttpRequest, pk: int) -> HttpResponse:
+    # The same words for a repeated submission: the browser shows the last answer of a double click.
+    messages.success(request, f"Thank you! Your order #{pk} is placed.")
+    return _see_other(reverse("accounts:order", args=[pk]))
+
+
+def _why_refused(error: Exception) -> str:
+    """Return what to tell the customer whose order `error` refused, writing nothing."""
+    if isinstance(error, OutOfStock):
+        if error.available:
+            left = f"only {error.available} of {error.product_name} left"
+            text = f"Sorry, {left} (you asked for {error.requested})."
         else:
-            text = f"Sorry, {short.product_name} is sold out."
-        messages.error(request, f"{text} Nothing was charged: please update your cart.")
-        return _see_other(reverse("accounts:cart"))
-    except ProductUnavailable as gone:
-        name = gone.product_name or "An item in your cart"
-        messages.error(request, f"{name} is no longer available. Nothing was charged: please remove it.")
-        return _see_other(reverse("accounts:cart"))
-    except CustomerEmailUnusable:
-        messages.error(
-            request, "Your account needs its own email address to place orders: please contact the shop."
-        )
-        return _see_other(reverse("accounts:cart"))
-    cart.clear()
-    messages.success(request, f"Thank you! Your order #{order.pk} is placed.")
-    return _see_other(reverse("accounts:order", args=[order.pk]))
+            text = f"Sorry, {error.product_name} is sold out."
+        return f"{text} Nothing was charged: please update your cart."
+    if isinstance(error, ProductUnavailable):
+        name = error.product_name or "An item in your cart"
+        return f"{name} is no longer available. Nothing was charged: please remove it."
+    if isinstance(error, CustomerInactive):
+        return "Your account is closed and cannot place orders. Nothing was charged: please contact us."
+    return "Your account needs its own email address to place orders: please contact the shop."
 
 
 @retry_on_primary
 @login_required
-@require_GET
+@require_safe
 def orders(request: HttpRequest) -> HttpResponse:
     page = Paginator(orders_for_user(user=request.user), ORDERS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "accounts/order_list.html", {"page": page})
@@ -145,7 +207,7 @@ def orders(request: HttpRequest) -> HttpResponse:
 
 @retry_on_primary
 @login_required
-@require_GET
+@require_safe
 def order(request: HttpRequest, pk: int) -> HttpResponse:
     found = order_for_user(user=request.user, pk=pk)
     if found is None:
@@ -154,7 +216,7 @@ def order(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @retry_on_primary
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():

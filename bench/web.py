@@ -51,6 +51,7 @@ def server_environment() -> dict[str, str]:
         "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only-" + "x" * 40),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
+        "TRUSTED_PROXY_COUNT": "0",  # wrk talks to gunicorn directly
         "BENCHMARK_HELLO_VIEW": "true",
         "LOG_LEVEL": "WARNING",
     }

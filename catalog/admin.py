@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.forms.fields import InvalidJSONInput
 
+from catalog.details import DetailsRefused, details_from_json
 from catalog.models import Category, Product
 from catalog.selectors import product_colors
 from shopsite.admin import GrowingTableAdmin
@@ -47,7 +48,35 @@ class CategoryAdminForm(forms.ModelForm):
 
 
 class DetailsJSONField(forms.JSONField):
-    """A JSON field shown indented, one attribute a line, so staff can read and edit it."""
+    """A JSON field shown indented, one attribute a line, so staff can read and edit it.
+
+    What staff type is read by catalog.details, with the import's rules: no NaN, no number Python
+    cannot read back, no NUL or lone surrogate, at most MAX_DETAILS_DEPTH levels.
+    """
+
+    def to_python(self, value):
+        if self.disabled or not isinstance(value, str):
+            return super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return details_from_json(value)
+        except DetailsRefused as refused:
+            if refused.code == "not_json":
+                raise forms.ValidationError(
+                    self.error_messages["invalid"], code="invalid", params={"value": value}
+                ) from None
+            raise forms.ValidationError(
+                f"{refused.reason[0].upper()}{refused.reason[1:]}.", code=f"details_{refused.code}"
+            ) from None
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        try:
+            return details_from_json(data)
+        except DetailsRefused:  # anything refused is shown back as typed, never parsed to show it
+            return InvalidJSONInput(data)
 
     def prepare_value(self, value):
         if isinstance(value, InvalidJSONInput):  # what staff typed, shown back as typed

@@ -23,6 +23,8 @@ HISTORY_DAYS = 730  # products were added over the last two years; the shop's or
 COLORS = ["black", "white", "red", "blue", "green", "grey", "navy", "beige", "yellow", "pink"]
 SIZES = ["XS", "S", "M", "L", "XL", "XXL"]
 MATERIALS = ["cotton", "wool", "linen", "polyester", "leather", "denim", "silk"]
+# Nouns that name what the product is made of: its details must say the same.
+NOUN_MATERIALS = {"Linen shirt": "linen", "Flannel shirt": "cotton", "Fleece": "polyester"}
 
 # (name, facets, brands, nouns, price range, extra details)
 CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, int], Callable]] = [
@@ -83,7 +85,7 @@ CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, 
         "Headphones",
         ["brand", "color"],
         ["Sonora", "Bassline", "Quanta"],
-        ["Earbuds", "Headphones", "Monitor"],
+        ["Earbuds", "Headphones", "Studio headphones"],
         (25, 450),
         lambda r: {"size": None, "specs": {"wireless": r.random() < 0.7, "anc": r.random() < 0.4}},
     ),
@@ -120,7 +122,7 @@ CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, 
         "Books",
         ["brand"],
         ["Penwick", "Harbor Press", "Atlas"],
-        ["Novel", "Cookbook", "Field guide", "Atlas"],
+        ["Novel", "Cookbook", "Field guide", "Road atlas"],
         (8, 60),
         lambda r: {"size": None, "color": None, "material": "paper", "specs": {"pages": r.randint(90, 900)}},
     ),
@@ -232,8 +234,10 @@ def _products(rng: random.Random, categories: list[Category], count: int, now) -
             "weight_g": rng.randint(50, 15_000),
         }
         details.update(extra(rng))
+        if noun in NOUN_MATERIALS:
+            details["material"] = NOUN_MATERIALS[noun]
         details = {key: value for key, value in details.items() if value is not None}
-        name = f"{brand} {noun} in {color}"
+        name = _product_name(brand, noun, details)
         sku = f"{category.slug[:3].upper()}-{n + 1:07d}"
         products.append(
             Product(
@@ -249,3 +253,8 @@ def _products(rng: random.Random, categories: list[Category], count: int, now) -
             )
         )
     return products
+
+
+def _product_name(brand: str, noun: str, details: dict) -> str:
+    """Return "Brand Noun in color", naming a color only when the product has one (coffee has none)."""
+    return f"{brand} {noun} in {details['color']}" if "color" in details else f"{brand} {noun}"

@@ -29,10 +29,12 @@ class ProductFilters:
     attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sort: str = "price"
 
-    def cache_key(self) -> str:
-        """Return a key that is equal for equal filters (the sort does not change counts)."""
-        attributes = ";".join(f"{key}={','.join(values)}" for key, values in sorted(self.attributes.items()))
-        return f"{self.price_min}-{self.price_max}-{attributes}"
+    def cache_parts(self) -> tuple[object, ...]:
+        """Return what names these filters' counts in a cache key (shopsite.caching.keys), equal
+        for filters that match the same products: the sort, the order of a facet's values and a
+        facet without values change nothing; prices compare by value (1.0 is 1.00)."""
+        attributes = {facet: frozenset(values) for facet, values in self.attributes.items() if values}
+        return (self.price_min, self.price_max, attributes)
 
     def without(self, facet: str) -> ProductFilters:
         """Return these filters without one facet's values (for that facet's own counts)."""

@@ -7,7 +7,6 @@ each bad one, streaming, so a file of any size is read in constant memory.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -15,16 +14,25 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from catalog.details import (
+    MAX_DETAILS_CHARS,
+    NOT_UNICODE,
+    DetailsRefused,
+    details_checked,
+    details_from_json,
+    details_json,
+    json_loads_strict,
+)
 from catalog.models import MAX_PRICE
 
 REQUIRED_COLUMNS = ("sku", "name", "category", "price", "stock", "details")
 OPTIONAL_COLUMNS = ("slug", "is_active")
 MAX_STOCK = 2**31 - 1
-MAX_DETAILS_CHARS = 64 * 1024
 MAX_FIELD_CHARS = 1024 * 1024  # larger than any valid field, so a huge one is reported, not read whole
 SKU_PATTERN = re.compile(r"^[^\s\x00]{1,64}$")
 NOT_SLUG = re.compile(r"[^a-z0-9_]+")
 SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]{1,200}$")
+CENT = Decimal("0.01")
 TRUE_WORDS = {"1", "true", "t", "yes", "y"}
 FALSE_WORDS = {"0", "false", "f", "no", "n"}
 
@@ -134,12 +142,13 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict | RowError]]:
                 yield line, RowError(line, f"line longer than {MAX_FIELD_CHARS} bytes")
                 continue
             try:
-                record = json.loads(raw.decode("utf-8-sig" if line == 1 else "utf-8"))
+                record = json_loads_strict(raw.decode("utf-8-sig" if line == 1 else "utf-8"))
             except UnicodeDecodeError:
                 yield line, RowError(line, "not valid UTF-8")
                 continue
-            except json.JSONDecodeError as error:
-                yield line, RowError(line, f"not valid JSON: {error.msg}")
+            except DetailsRefused as refused:
+                # Anywhere in the line: NaN, 1e400, a 5,000-digit number, JSON nested ~1,000 deep.
+                yield line, RowError(line, refused.reason)
                 continue
             if not isinstance(record, dict):
                 yield line, RowError(line, "expected a JSON object per line")
@@ -173,10 +182,10 @@ def _check_columns(path: Path, columns: list[str]) -> None:
 def _validate(line: int, record: dict, categories: Mapping[str, int]) -> ProductRow | RowError:
     """Return the row typed and checked, or the first reason it cannot be imported."""
     sku = _text(record["sku"])
-    if not SKU_PATTERN.match(sku):
+    if not SKU_PATTERN.match(sku) or NOT_UNICODE.search(sku):
         return RowError(line, "sku must be 1-64 characters without spaces")
     name = _text(record["name"])
-    if not name or len(name) > 200 or "\x00" in name:
+    if not name or len(name) > 200 or "\x00" in name or NOT_UNICODE.search(name):
         return RowError(line, "name must be 1-200 characters")
     category_id = categories.get(_text(record["category"]))
     if category_id is None:
@@ -233,7 +242,8 @@ def _price(value) -> Decimal | None:
         return None
     if not price.is_finite() or price < 0 or price > MAX_PRICE or price.as_tuple().exponent < -2:
         return None
-    return price
+    # In cents: "0E+2147483648" is a price of 0 to Python, and a number too large for PostgreSQL.
+    return price.quantize(CENT)
 
 
 def _stock(value) -> int | None:
@@ -251,17 +261,19 @@ def _stock(value) -> int | None:
 
 def _details(value) -> tuple[str | None, str | None]:
     """Return (the details as JSON text, None), or (None, the reason they are refused)."""
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else _text(value) or "{}"
+    try:
+        if isinstance(value, dict):  # a .jsonl line's object, parsed with catalog.details' numbers
+            details = details_checked(value)
+        else:
+            details = details_from_json(_text(value) or "{}")
+    except DetailsRefused as refused:
+        return None, refused.reason
+    # Written again from what was checked, never as the file had it: jsonb refuses numbers that
+    # Python reads (1.000... with 20,000 zeros, 0e-99999), and a float's repr is one it takes.
+    text = details_json(details)
+    # Measured as written: escapes in the file may be shorter than what they stand for.
     if len(text) > MAX_DETAILS_CHARS:
         return None, f"details larger than {MAX_DETAILS_CHARS // 1024} KB"
-    try:
-        details = json.loads(text)
-    except json.JSONDecodeError as error:
-        return None, f"details is not valid JSON: {error.msg}"
-    if not isinstance(details, dict):
-        return None, 'details must be a JSON object, e.g. {"color": "red"}'
-    if "\\u0000" in text:
-        return None, "details must not contain NUL characters"  # PostgreSQL's jsonb refuses them
     return text, None
 
 

@@ -12,6 +12,7 @@ from django.db.models.functions import Abs
 
 from catalog.filters import SORTS, ProductFilters
 from catalog.models import Category, Product
+from shopsite.caching.keys import cache_key
 from shopsite.caching.versioned import get_or_build
 
 # A DISTINCT over every product's details is a full scan: staff can wait minutes for a new color.
@@ -124,7 +125,7 @@ def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> Listi
         return ListingSummary(_filtered(category, filters).count(), _facet_counts(category, filters))
 
     return get_or_build(
-        "catalog", "listing", category.id, filters.cache_key(), build=build, timeout=CATALOG_TTL
+        "catalog", "listing", category.id, *filters.cache_parts(), build=build, timeout=CATALOG_TTL
     )
 
 
@@ -207,7 +208,8 @@ def product_colors(*, limit: int) -> list[str]:
         )
         return list(colors)
 
-    return cache.get_or_set(f"catalog:product-colors:{limit}", distinct_colors, PRODUCT_COLORS_TTL)
+    key = cache_key("catalog", "product-colors", limit)
+    return cache.get_or_set(key, distinct_colors, PRODUCT_COLORS_TTL)
 
 
 def _is_number(value: str) -> bool:

@@ -1,4 +1,4 @@
-"""Every write of the catalog: imports in bulk, and the stock that checkout takes."""
+"""Every write of the catalog: imports in bulk, the stock that checkout takes and a cancellation returns."""
 
 from __future__ import annotations
 
@@ -264,9 +264,32 @@ def stock_take(*, lines: Mapping[int, int]) -> dict[int, ProductSold]:
             raise OutOfStock(product.name, lines[product_id], product.stock)
 
     # One UPDATE for all lines; the rows are locked and checked, so it neither waits nor fails.
-    taken = Case(
-        *(When(pk=product_id, then=Value(lines[product_id])) for product_id in product_ids),
+    Product.objects.filter(pk__in=product_ids).update(stock=F("stock") - _each(lines), updated=Now())
+    return {pk: ProductSold(name=products[pk].name, price=products[pk].price) for pk in product_ids}
+
+
+def stock_return(*, lines: Mapping[int, int]) -> None:
+    """Put `lines` ({product id: quantity}) back in stock, as when an order is cancelled.
+
+    Lock the products in id order, as stock_take does (a return and a sale of the same products
+    never deadlock), then add every line in one UPDATE. A product no longer sold gets its stock
+    back too. Run inside the caller's transaction (the cancellation's): both commit or neither.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("stock_return runs inside the caller's transaction")
+    if any(quantity < 1 for quantity in lines.values()):
+        raise ValueError(f"every quantity must be positive: {dict(lines)}")
+    if not lines:
+        return
+    product_ids = sorted(lines)
+    locked = Product.objects.filter(pk__in=product_ids).order_by("pk").select_for_update()
+    list(locked.values_list("pk", flat=True))
+    Product.objects.filter(pk__in=product_ids).update(stock=F("stock") + _each(lines), updated=Now())
+
+
+def _each(lines: Mapping[int, int]) -> Case:
+    """Return `CASE id WHEN ... THEN quantity END`: each product's own quantity, in one UPDATE."""
+    return Case(
+        *(When(pk=product_id, then=Value(quantity)) for product_id, quantity in sorted(lines.items())),
         output_field=IntegerField(),
     )
-    Product.objects.filter(pk__in=product_ids).update(stock=F("stock") - taken, updated=Now())
-    return {pk: ProductSold(name=products[pk].name, price=products[pk].price) for pk in product_ids}

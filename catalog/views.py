@@ -3,7 +3,7 @@
 from django.core.paginator import EmptyPage
 from django.http import Http404
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from catalog import selectors
 from catalog.filters import SORT_LABELS
@@ -14,7 +14,7 @@ from shopsite.db.retry import retry_on_primary
 
 
 @retry_on_primary
-@require_GET
+@require_safe
 @cache_page_for_visitors("catalog")
 def home(request):
     return render(
@@ -25,7 +25,7 @@ def home(request):
 
 
 @retry_on_primary
-@require_GET
+@require_safe
 @cache_page_for_visitors("catalog")
 def category(request, slug: str):
     category = selectors.category_by_slug(slug)
@@ -53,7 +53,7 @@ def category(request, slug: str):
 
 
 @retry_on_primary
-@require_GET
+@require_safe
 @cache_page_for_visitors("catalog")
 def product(request, slug: str):
     product = selectors.product_for_page(slug)

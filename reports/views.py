@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from django.contrib.admin import ModelAdmin
@@ -25,6 +23,7 @@ from reports.selectors import (
     report_freshness,
     report_rows,
 )
+from shopsite.exports import csv_lines
 
 
 def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
@@ -78,7 +77,7 @@ def report_csv(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse
         )
     columns, rows = report_rows(model)
     as_of = f"-{freshness.refreshed:%Y%m%d-%H%M}" if freshness.refreshed else ""
-    response = StreamingHttpResponse(_csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{view.removeprefix("reports_")}{as_of}.csv"'
     return response
 
@@ -104,20 +103,6 @@ def _category_rows(categories: CategoryMonths) -> SafeString:
             for row in categories.rows
         ),
     )
-
-
-class _Line:
-    """A file-like target for csv.writer that hands back the line it was given."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
-def _csv_lines(columns: list[str], rows: Iterable[tuple]) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(columns)
-    for row in rows:
-        yield writer.writerow(row)
 
 
 def _oldest(moments):

@@ -1,6 +1,9 @@
 """What the apps' admin pages share."""
 
+from django.conf import settings
 from django.contrib import admin
+
+from shopsite.errors import bad_request_page
 
 
 class GrowingTableAdmin(admin.ModelAdmin):
@@ -11,3 +14,42 @@ class GrowingTableAdmin(admin.ModelAdmin):
     """
 
     show_full_result_count = False
+
+
+# Admin's date hierarchy reads <field>__year, __month and __day with int() into a date: a number
+# no date has overflows there (OverflowError, a 500) instead of being refused as a bad filter.
+DATE_PARTS = ("__year", "__month", "__day")
+MAX_DATE_PART = 9999
+
+
+class AdminQueryMiddleware:
+    """Answer 400 (the shop's page) to admin query strings that admin would answer with a 500.
+
+    Admin turns query parameters into filters without a form to refuse them first (list filters,
+    the date hierarchy, search, autocomplete, and the admins of other apps, such as axes'), so
+    they are refused here, once for all of them:
+    - a NUL character anywhere: PostgreSQL text cannot hold it (psycopg2 refuses to send it,
+      jsonb refuses \\u0000);
+    - a year, month or day that is a number beyond 9999, which the date hierarchy overflows on.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(settings.ADMIN_URL_PREFIX) and any(
+            "\x00" in key
+            or any("\x00" in value for value in values)
+            or (key.endswith(DATE_PARTS) and any(map(_beyond_any_date, values)))
+            for key, values in request.GET.lists()
+        ):
+            # Answered, not raised: Django logs the 400 in one line, a raised one with a traceback.
+            return bad_request_page()
+        return self.get_response(request)
+
+
+def _beyond_any_date(value: str) -> bool:
+    try:
+        return abs(int(value)) > MAX_DATE_PART
+    except ValueError:  # not a number (or longer than int() reads): admin refuses it itself
+        return False

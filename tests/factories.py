@@ -3,8 +3,9 @@
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
-from accounts.models import Customer, Order, OrderItem, User
+from accounts.models import SHIPPED_STATUSES, Customer, Order, OrderItem, User
 from catalog.models import Category, Product
 
 
@@ -60,6 +61,9 @@ class OrderFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     status = "paid"
     total = Decimal("39.98")
+    created = factory.LazyFunction(timezone.now)
+    # An order on its way has a shipped time (a constraint says so): the earliest it can have.
+    shipped = factory.LazyAttribute(lambda order: order.created if order.status in SHIPPED_STATUSES else None)
 
 
 class OrderItemFactory(factory.django.DjangoModelFactory):

@@ -22,7 +22,8 @@ from accounts.cart import MAX_QUANTITY
 from accounts.models import Customer, Order, OrderItem, User
 from catalog.models import Product
 from reports.services import reports_refresh
-from tests.accounts.helpers import cart_of, put_in_cart
+from tests.accounts.helpers import cart_of, checkout_confirmation, put_in_cart
+from tests.conftest import fuzz_examples
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.reports.helpers import make_sales
 from tests.strategies import HOSTILE_VALUES, form_body, hostile_fields
@@ -30,7 +31,7 @@ from tests.strategies import HOSTILE_VALUES, form_body, hostile_fields
 pytestmark = pytest.mark.django_db
 
 FUZZ = settings(
-    max_examples=80,
+    max_examples=fuzz_examples(80),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -157,8 +158,9 @@ def test_checkout_ignores_posted_fields_and_sells_only_the_cart(
     # A fresh N+1 detector per example: the same read once in each example is no N+1.
     with zeal_context():
         stock_before, orders_before = stock.get(), set(orders.all())
+        confirmation = ("confirmation", checkout_confirmation(customer_client))  # "Place order" clicked
 
-        response = post(customer_client, reverse("accounts:checkout"), fields)
+        response = post(customer_client, reverse("accounts:checkout"), [*fields, confirmation])
 
         assert response.status_code == 303
         assert_stays_on_site(response)
@@ -167,6 +169,21 @@ def test_checkout_ignores_posted_fields_and_sells_only_the_cart(
         assert list(lines) == [(product.pk, 2)]
         assert stock.get() == stock_before - 2
         assert not Order.objects.exclude(customer=customer).exists()
+
+
+@FUZZ
+@given(fields=hostile_fields("confirmation"))
+def test_checkout_without_its_own_confirmation_places_nothing_and_shows_the_page_again(
+    customer_client, customer, shop_products, fields
+):
+    product, _ = shop_products
+    put_in_cart(customer_client, {product.pk: 2})
+    with zeal_context():
+        response = post(customer_client, reverse("accounts:checkout"), fields)
+
+        assert response.status_code == 400
+        assert not Order.objects.exists()
+        assert cart_of(customer_client) == {str(product.pk): 2}
 
 
 @FUZZ

@@ -56,7 +56,7 @@ def _settings_of(module: str, **env) -> dict:
 
 def test_debug_toolbar_only_in_local_settings():
     local = _settings_of("shopsite.settings.local")
-    production = _settings_of("shopsite.settings.production", SECRET_KEY="x" * 50)
+    production = _settings_of("shopsite.settings.production", SECRET_KEY="x" * 50, TRUSTED_PROXY_COUNT="1")
     assert "debug_toolbar" in local["apps"]
     assert local["debug"] is True
     assert "debug_toolbar" not in production["apps"]

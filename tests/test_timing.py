@@ -37,6 +37,27 @@ def test_server_timing_counts_the_queries_of_each_alias_and_the_cache(
     assert "db-route" in cold_entries  # the router's entry is kept
 
 
+def test_with_server_timing_off_no_response_has_the_header(client, category_url, settings):
+    settings.SERVER_TIMING = False
+
+    # Cold and warm: queries, cache misses and hits, the router's route; a static file too.
+    responses = [client.get(category_url), client.get(category_url), client.get("/static/shopsite/shop.css")]
+
+    assert [response.status_code for response in responses] == [200, 200, 200]
+    assert not [response for response in responses if response.has_header("Server-Timing")]
+
+
+def test_with_server_timing_off_slow_queries_are_still_logged(client, category_url, settings, caplog):
+    settings.SERVER_TIMING = False
+    settings.SLOW_QUERY_MS = 0  # every query is slow
+
+    with caplog.at_level(logging.WARNING, logger="shopsite.slow_queries"):
+        response = client.get(category_url)
+
+    assert not response.has_header("Server-Timing")
+    assert [record for record in caplog.records if record.name == "shopsite.slow_queries"]
+
+
 def test_a_page_without_queries_has_no_db_entry(client):
     response = client.get("/static/shopsite/shop.css")
 

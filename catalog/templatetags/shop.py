@@ -3,6 +3,8 @@
 from django import template
 from django.http import QueryDict
 
+from catalog.details import MAX_DETAILS_DEPTH
+
 register = template.Library()
 
 LOW_STOCK = 5
@@ -39,20 +41,41 @@ def stock_state(stock: int) -> dict:
 
 
 @register.filter
-def detail_rows(details: dict, prefix: str = "") -> list[tuple[str, str]]:
-    """Return the rows of a details table: nested objects flattened as "Specs › Ram gb"."""
+def detail_rows(details: dict) -> list[tuple[str, str]]:
+    """Return the rows of a details table: nested objects flattened as "Specs › Ram gb".
+
+    At most MAX_DETAILS_DEPTH levels are shown, deeper ones as "…": details written to the
+    database around the import's and the admin's checks may nest deeper than Python can recurse.
+    """
     rows = []
-    for key, value in details.items():
-        label = f"{prefix}{str(key).replace('_', ' ').capitalize()}"
-        if isinstance(value, dict):
-            rows.extend(detail_rows(value, prefix=f"{label} › "))
-        elif isinstance(value, bool):
-            rows.append((label, "Yes" if value else "No"))
-        elif isinstance(value, list):
-            rows.append((label, ", ".join(map(str, value))))
-        elif value is not None:
-            rows.append((label, str(value)))
+    _add_detail_rows(rows, details, prefix="", depth=1)
     return rows
+
+
+def _add_detail_rows(rows: list[tuple[str, str]], details: dict, *, prefix: str, depth: int) -> None:
+    for key, value in details.items():
+        label = f"{prefix}{facet_label(str(key))}"
+        if isinstance(value, dict) and depth < MAX_DETAILS_DEPTH:
+            _add_detail_rows(rows, value, prefix=f"{label} › ", depth=depth + 1)
+        elif value is not None:
+            rows.append((label, _detail_text(value, depth=depth + 1)))
+
+
+def _detail_text(value, *, depth: int) -> str:
+    """Return a detail's value as a customer reads it; a list or an object past the limit as "…"."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list | dict) and depth > MAX_DETAILS_DEPTH:
+        return "…"
+    if isinstance(value, list):
+        return ", ".join(_detail_text(item, depth=depth + 1) for item in value if item is not None)
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{facet_label(str(key))}: {_detail_text(item, depth=depth + 1)}"
+            for key, item in value.items()
+            if item is not None
+        )
+    return str(value)
 
 
 @register.filter

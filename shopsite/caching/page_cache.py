@@ -11,7 +11,6 @@ what other customers changed: stock levels, for at most PAGE_CACHE_SECONDS.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from functools import wraps
 
@@ -20,6 +19,7 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
+from shopsite.caching.keys import cache_key
 from shopsite.caching.versioned import (
     MISSING,
     namespace_version,
@@ -42,8 +42,7 @@ def cache_page_for_visitors(namespace: str):
         def wrapper(request, *args, **kwargs):
             if request.method != "GET" or request.COOKIES or not settings.PAGE_CACHE_SECONDS:
                 return view(request, *args, **kwargs)
-            path = hashlib.sha1(request.get_full_path().encode()).hexdigest()
-            key = f"{namespace}:page:{path}"
+            key = cache_key(namespace, "page", request.get_full_path())
             # One round trip for the namespace's version and the page, which records the version
             # it was rendered in: a page of an older version is a miss.
             version, entry = namespace_version_and_value(namespace, key)
@@ -60,8 +59,9 @@ def cache_page_for_visitors(namespace: str):
                 content = CSRF_INPUT.sub(rb"\1" + CSRF_PLACEHOLDER + rb"\2", response.content)
                 if version is None:
                     version = namespace_version(namespace)
-                entry = (version, (content, response["Content-Type"]))
-                cache.set(key, entry, settings.PAGE_CACHE_SECONDS)
+                if version is not None:  # None: Redis does not answer
+                    entry = (version, (content, response["Content-Type"]))
+                    cache.set(key, entry, settings.PAGE_CACHE_SECONDS)
             return response
 
         return wrapper

@@ -1,4 +1,7 @@
-"""`GET /healthz`: is the primary up, how far behind is each replica, does Redis answer."""
+"""`GET /healthz`: up or down for everyone (the load balancer's probe); for staff and holders of
+HEALTHZ_TOKEN also whether the primary is up, how far behind each replica is, whether Redis answers."""
+
+import hmac
 
 from django.conf import settings
 from django.db import Error as DatabaseError
@@ -46,6 +49,7 @@ def replica_state(alias: str, primary_lsn: str | None) -> dict:
 
 
 def redis_state() -> dict:
+    """Return whether Redis answers a PING."""
     try:
         get_redis_connection("default").ping()
     except RedisError as error:
@@ -53,15 +57,39 @@ def redis_state() -> dict:
     return {"up": True}
 
 
+def sent_token(request) -> str:
+    """Return the token a request sends: `Authorization: Bearer <token>` or `X-Healthz-Token`."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    return request.headers.get("X-Healthz-Token", "").strip()
+
+
+def may_see_servers(request) -> bool:
+    """Return whether a request may read the servers' state: it sends the token, or staff."""
+    token = settings.HEALTHZ_TOKEN
+    # Bytes, compared in constant time: a str with a non-ASCII character would raise.
+    if token and hmac.compare_digest(sent_token(request).encode(), token.encode()):
+        return True
+    try:
+        return request.user.is_staff
+    except DatabaseError:  # the user cannot be read with every database down: the public answer
+        return False
+
+
 @never_cache
 def healthz(request):
-    """Report every server; 503 only when the primary is down (replicas and Redis degrade)."""
+    """Answer up or down, 503 only when the primary is down (replicas and Redis degrade); to staff
+    and holders of the token, report every server."""
     primary = primary_state()
-    report = {
-        "primary": primary,
-        "replicas": {
-            alias: replica_state(alias, primary.get("wal_lsn")) for alias in settings.REPLICA_ALIASES
-        },
-        "redis": redis_state(),
-    }
-    return JsonResponse(report, status=200 if primary["up"] else 503)
+    status = 200 if primary["up"] else 503
+    report = {"status": "up" if primary["up"] else "down"}
+    if may_see_servers(request):
+        report |= {
+            "primary": primary,
+            "replicas": {
+                alias: replica_state(alias, primary.get("wal_lsn")) for alias in settings.REPLICA_ALIASES
+            },
+            "redis": redis_state(),
+        }
+    return JsonResponse(report, status=status)

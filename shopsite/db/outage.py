@@ -26,6 +26,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
+from shopsite.errors import bad_request_page
+
 # SQLSTATEs of a server that cannot serve connections: class 08 (connection exception), the
 # server shutting down or crashed (57P01, 57P02), starting up or shutting down (57P03), no
 # connection slot left (53300). A client-side failure (refused, timeout, lost) has no SQLSTATE.
@@ -63,14 +65,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Handle a 400: 503 if it is a session that could not be saved to an unreachable database.
+    """Handle a 400: 503 if it is a session that could not be saved to an unreachable database,
+    else the shop's 400 page (shopsite.errors), rendered without the request.
 
     Django's database session backend turns any database error on saving an existing session
     into UpdateError, which the session middleware reports as SessionInterrupted, a 400.
     """
     if isinstance(exception, SessionInterrupted) and any(map(is_database_unreachable, _chain(exception))):
         return outage_response()
-    return defaults.bad_request(request, exception)
+    return bad_request_page()
 
 
 def _chain(error: BaseException | None):

@@ -1,4 +1,5 @@
-"""Per-request database timing: a Server-Timing header, and a log line for each slow query.
+"""Per-request database timing: a Server-Timing header (when SERVER_TIMING is on), and a log line
+for each slow query (always).
 
 Every database alias gets an execute wrapper for the request (Django's instrumentation hook,
 which works with DEBUG off): it counts the queries and their time per alias, and logs any query
@@ -72,7 +73,10 @@ class QueryTimingMiddleware:
 
 
 def add_server_timing(response, *entries: str) -> None:
-    """Append entries to the response's Server-Timing header (each middleware adds its own)."""
+    """Append entries to the response's Server-Timing header (each middleware adds its own),
+    unless SERVER_TIMING is off: then the response has no such header at all."""
+    if not settings.SERVER_TIMING:
+        return
     existing = response.get("Server-Timing")
     response["Server-Timing"] = ", ".join([existing, *entries] if existing else entries)
 

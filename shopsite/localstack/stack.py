@@ -106,6 +106,8 @@ def up(replicas: int) -> None:
     if redis.pid() is None or not redis.ping():
         redis.start(bins)
         changes.append(f"started redis on {REDIS_PORT}")
+    else:
+        redis.bound_memory()  # one started before the stack had a memory limit gets it now
 
     write_env_file(urls(len(replica_servers)))
     took = time.monotonic() - started

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -24,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "axes",
+    "csp",
     "catalog",
     "accounts",
     "reports",
@@ -33,6 +35,8 @@ MIDDLEWARE = [
     # First, so that it times every query of the request, the session's and the router's too.
     "shopsite.db.timing.QueryTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, which answers static files itself: every response carries the policy.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session middleware, so that saving the session counts as the request's write.
     "shopsite.db.routing.ReplicaRoutingMiddleware",
@@ -42,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Admin turns query parameters into filters without a form: one it cannot take is a 400, not a 500.
+    "shopsite.admin.AdminQueryMiddleware",
     # After auth and sessions: turns a login refused by axes into the lockout page (429).
     "axes.middleware.AxesMiddleware",
 ]
@@ -94,6 +100,10 @@ REPLICA_ALIASES = [alias for alias in DATABASES if alias != "default"]
 
 DATABASE_ROUTERS = ["shopsite.db.router.PrimaryReplicaRouter"]
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)  # slower queries are logged by shopsite.slow_queries
+# The Server-Timing header (queries per alias, cache hits, the read route); production turns it off.
+SERVER_TIMING = env.bool("SERVER_TIMING", default=True)
+# /healthz tells everyone up or down; the servers' state goes to staff and to this token ("": none).
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
 REPLICA_CHECK_INTERVAL = env.float("REPLICA_CHECK_INTERVAL", default=2.0)  # seconds between checks
 REPLICA_BACKOFF_SECONDS = env.float("REPLICA_BACKOFF_SECONDS", default=10.0)  # out of rotation after a fault
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
@@ -168,13 +178,25 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling (django-axes), shop and admin alike. Failures are kept in PostgreSQL, not
-# Redis, so that the limit holds while Redis is down.
-AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Redis, so that the limit holds while Redis is down; the handler gives each parameter its limit.
+AXES_HANDLER = "accounts.throttling.LoginThrottleHandler"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Higher than a username's: customers behind one office or mobile network share an address.
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-# Username and IP together: an attacker guessing one account from one address is stopped, while
-# the account's owner elsewhere and other users behind the same address can still log in.
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Username and address together: an attacker guessing one account from one address is stopped,
+# while the account's owner elsewhere and other users behind the same address can still log in.
+# Never the username alone, or anyone could lock any customer out. The address alone, across
+# usernames, stops one password tried on many accounts (password spraying).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], ["ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+# Proxies in front of the app that append the address they saw to X-Forwarded-For (nginx: 1).
+# 0: clients connect directly, the address is REMOTE_ADDR and forwarded headers are ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT is '{TRUSTED_PROXY_COUNT}': 0 or more")
+if min(AXES_FAILURE_LIMIT, AXES_ADDRESS_FAILURE_LIMIT) < 1:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_ADDRESS_FAILURE_LIMIT must be 1 or more")
 AXES_RESET_ON_SUCCESS = True  # a typo or two before a good login do not count against the next time
 AXES_USERNAME_CALLABLE = "accounts.throttling.lockout_username"
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
@@ -186,6 +208,21 @@ X_FRAME_OPTIONS = "DENY"  # no page of the shop or the admin is meant to be fram
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# A form posted with an expired or missing CSRF token: the shop's 403 page, saying what to do.
+CSRF_FAILURE_VIEW = "shopsite.errors.csrf_failure"
+# The shop loads nothing from elsewhere and runs no inline script or style (django-csp).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "style-src": [SELF],
+        "script-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Internationalisation and static files --------------------------------------------------
 
@@ -209,9 +246,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"one_line_warning": {"()": "shopsite.errors.OneLineWarning"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # Requests refused as they should be (a Host not in ALLOWED_HOSTS, too many fields, too
+        # large a body) are a client's doing, not an error of the shop: one line, no traceback.
+        **{
+            f"django.security.{refusal}": {"filters": ["one_line_warning"]}
+            for refusal in ("DisallowedHost", "TooManyFieldsSent", "TooManyFilesSent", "RequestDataTooBig")
+        },
         "shopsite": {"level": LOG_LEVEL},
         "catalog": {"level": LOG_LEVEL},
         "accounts": {"level": LOG_LEVEL},

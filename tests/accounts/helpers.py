@@ -1,6 +1,7 @@
 """Small helpers shared by the tests of the customer's pages."""
 
 from django.test import Client
+from django.urls import reverse
 
 from accounts.cart import SESSION_KEY
 
@@ -15,3 +16,16 @@ def put_in_cart(client: Client, quantities: dict[int, int]) -> None:
 def cart_of(client: Client) -> dict[str, int]:
     """Return the cart stored in the client's session."""
     return client.session.get(SESSION_KEY, {})
+
+
+def checkout_confirmation(client: Client) -> str:
+    """Open the checkout page as the client and return the signed confirmation its form carries."""
+    response = client.get(reverse("accounts:checkout"))
+    assert response.status_code == 200, response
+    return response.context["confirmation"]
+
+
+def place_order(client: Client, **extra: str):
+    """Open the checkout page and submit it, as a customer clicking "Place order"; return the answer."""
+    confirmation = checkout_confirmation(client)
+    return client.post(reverse("accounts:checkout"), {"confirmation": confirmation, **extra})

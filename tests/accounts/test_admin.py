@@ -7,7 +7,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Order, OrderStatus
-from tests.factories import CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory, UserFactory
+from catalog.models import Product
+from tests.factories import (
+    CategoryFactory,
+    CustomerFactory,
+    OrderFactory,
+    OrderItemFactory,
+    ProductFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -153,15 +161,17 @@ def test_order_change_page_queries_do_not_grow(admin_client, django_assert_num_q
     assert '<select name="items-0-product"' not in page
 
 
-def test_order_lines_and_total_are_read_only_and_status_can_change(admin_client):
+def test_order_lines_total_status_and_times_are_read_only(admin_client):
     order = OrderFactory(status=OrderStatus.PAID, total=Decimal("39.98"))
     item = OrderItemFactory(order=order, quantity=2)
     url = reverse("admin:accounts_order_change", args=[order.pk])
     form = {
         "customer": order.customer_id,
-        "status": OrderStatus.CANCELLED,
-        "created_0": order.created.strftime("%Y-%m-%d"),
-        "created_1": order.created.strftime("%H:%M:%S"),
+        "status": OrderStatus.DELIVERED,
+        "shipped_0": "2020-01-01",
+        "shipped_1": "00:00:00",
+        "created_0": "2030-01-01",
+        "created_1": "00:00:00",
         "total": "0.01",
         "items-TOTAL_FORMS": "1",
         "items-INITIAL_FORMS": "1",
@@ -173,66 +183,119 @@ def test_order_lines_and_total_are_read_only_and_status_can_change(admin_client)
     page = admin_client.get(url).content.decode()
     response = admin_client.post(url, form)
 
-    assert 'name="items-0-quantity"' not in page
-    assert 'name="total"' not in page
+    for field in ("items-0-quantity", "total", "status", "shipped_0", "created_0"):
+        assert f'name="{field}"' not in page
     assert response.status_code == 302
     order.refresh_from_db()
     item.refresh_from_db()
-    assert (order.status, order.total, item.quantity) == (OrderStatus.CANCELLED, Decimal("39.98"), 2)
+    assert (order.status, order.total, order.shipped, item.quantity) == (
+        OrderStatus.PAID,
+        Decimal("39.98"),
+        None,
+        2,
+    )
 
 
 def test_orders_cannot_be_added_in_admin(admin_client):
     assert admin_client.get(reverse("admin:accounts_order_add")).status_code == 403
 
 
-# --- The mark-shipped action ----------------------------------------------------------------
+# --- The lifecycle's actions ---------------------------------------------------------------------
 
 
-def _post_mark_shipped(client, orders: list[Order]):
+def _post_action(client, action: str, orders: list[Order]):
     return client.post(
         reverse("admin:accounts_order_changelist"),
-        {"action": "mark_shipped", "_selected_action": [order.pk for order in orders], "index": 0},
+        {"action": action, "_selected_action": [order.pk for order in orders], "index": 0},
     )
 
 
-def test_mark_shipped_action_ships_pending_and_paid_orders_and_says_how_many(admin_client):
+def _statuses(*orders: Order) -> list[str]:
+    statuses = dict(Order.objects.values_list("pk", "status"))
+    return [statuses[order.pk] for order in orders]
+
+
+def _said(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_the_change_list_offers_the_lifecycles_actions(admin_client):
+    OrderFactory()
+
+    response = admin_client.get(reverse("admin:accounts_order_changelist"))
+
+    actions = [value for value, _ in response.context["action_form"].fields["action"].choices]
+    assert {"mark_paid", "mark_shipped", "mark_delivered", "cancel"} <= set(actions)
+
+
+def test_mark_paid_pays_pending_orders_only(admin_client):
+    pending, cancelled = OrderFactory(status=OrderStatus.PENDING), OrderFactory(status=OrderStatus.CANCELLED)
+
+    response = _post_action(admin_client, "mark_paid", [pending, cancelled])
+
+    assert _said(response) == ["Marked 1 order paid; skipped 1 order that was not pending."]
+    assert _statuses(pending, cancelled) == [OrderStatus.PAID, OrderStatus.CANCELLED]
+
+
+def test_mark_shipped_ships_paid_orders_only_and_says_how_many(admin_client):
     pending = OrderFactory(status=OrderStatus.PENDING)
     paid = OrderFactory(status=OrderStatus.PAID)
     cancelled = OrderFactory(status=OrderStatus.CANCELLED)
-    delivered = OrderFactory(status=OrderStatus.DELIVERED, shipped=timezone.now())
+    delivered = OrderFactory(status=OrderStatus.DELIVERED)
 
-    response = _post_mark_shipped(admin_client, [pending, paid, cancelled, delivered])
+    response = _post_action(admin_client, "mark_shipped", [pending, paid, cancelled, delivered])
 
     assert response.status_code == 302
-    assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Marked 2 orders shipped; skipped 2 orders that were not pending or paid."
+    assert _said(response) == ["Marked 1 order shipped; skipped 3 orders that were not paid."]
+    assert _statuses(pending, paid, cancelled, delivered) == [
+        OrderStatus.PENDING,  # not paid yet: it does not ship
+        OrderStatus.SHIPPED,
+        OrderStatus.CANCELLED,
+        OrderStatus.DELIVERED,
     ]
-    statuses = dict(Order.objects.values_list("pk", "status"))
-    assert statuses == {
-        pending.pk: OrderStatus.SHIPPED,
-        paid.pk: OrderStatus.SHIPPED,
-        cancelled.pk: OrderStatus.CANCELLED,
-        delivered.pk: OrderStatus.DELIVERED,
-    }
-    assert Order.objects.filter(pk__in=[pending.pk, paid.pk], shipped__isnull=False).count() == 2
-    assert Order.objects.get(pk=cancelled.pk).shipped is None
+    assert Order.objects.get(pk=paid.pk).shipped is not None
+    assert Order.objects.get(pk=pending.pk).shipped is None
 
 
-def test_mark_shipped_action_with_nothing_to_ship_says_so(admin_client):
+def test_mark_delivered_delivers_shipped_orders_only_and_keeps_their_shipped_time(admin_client):
+    shipped, paid = OrderFactory(status=OrderStatus.SHIPPED), OrderFactory(status=OrderStatus.PAID)
+
+    response = _post_action(admin_client, "mark_delivered", [shipped, paid])
+
+    assert _said(response) == ["Marked 1 order delivered; skipped 1 order that was not shipped."]
+    assert _statuses(shipped, paid) == [OrderStatus.DELIVERED, OrderStatus.PAID]
+    assert Order.objects.get(pk=shipped.pk).shipped == shipped.shipped
+
+
+def test_cancel_cancels_orders_not_yet_shipped_and_returns_their_stock(admin_client):
+    lamp = ProductFactory(stock=5)
+    paid = OrderFactory(status=OrderStatus.PAID)
+    OrderItemFactory(order=paid, product=lamp, quantity=2)
+    shipped = OrderFactory(status=OrderStatus.SHIPPED)
+    OrderItemFactory(order=shipped, product=lamp, quantity=1)
+
+    response = _post_action(admin_client, "cancel", [paid, shipped])
+
+    assert _said(response) == [
+        "Cancelled 1 order and returned their items to stock; skipped 1 order that was not pending or paid."
+    ]
+    assert _statuses(paid, shipped) == [OrderStatus.CANCELLED, OrderStatus.SHIPPED]
+    assert Product.objects.get(pk=lamp.pk).stock == 7
+
+
+def test_an_action_with_nothing_to_do_says_so(admin_client):
     cancelled = OrderFactory(status=OrderStatus.CANCELLED)
 
-    response = _post_mark_shipped(admin_client, [cancelled])
+    response = _post_action(admin_client, "mark_shipped", [cancelled])
 
-    assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Marked 0 orders shipped; skipped 1 order that were not pending or paid."
-    ]
-    assert Order.objects.get(pk=cancelled.pk).status == OrderStatus.CANCELLED
+    assert _said(response) == ["Marked 0 orders shipped; skipped 1 order that was not paid."]
+    assert _statuses(cancelled) == [OrderStatus.CANCELLED]
 
 
-def test_mark_shipped_action_over_all_filtered_orders_ships_only_those(admin_client):
+def test_an_action_over_all_filtered_orders_moves_only_those(admin_client):
     mine = CustomerFactory(email="ann@example.com")
-    ann_orders = OrderFactory.create_batch(3, customer=mine, status=OrderStatus.PENDING)
-    someone_else = OrderFactory(status=OrderStatus.PENDING)
+    ann_orders = OrderFactory.create_batch(3, customer=mine, status=OrderStatus.PAID)
+    someone_else = OrderFactory(status=OrderStatus.PAID)
 
     response = admin_client.post(
         reverse("admin:accounts_order_changelist") + "?q=ann%40example",
@@ -240,9 +303,24 @@ def test_mark_shipped_action_over_all_filtered_orders_ships_only_those(admin_cli
     )
 
     assert response.status_code == 302
-    assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Marked 3 orders shipped; skipped 0 orders that were not pending or paid."
-    ]
+    assert _said(response) == ["Marked 3 orders shipped; skipped 0 orders that were not paid."]
     assert Order.objects.filter(customer=mine, status=OrderStatus.SHIPPED).count() == 3
-    assert Order.objects.get(pk=someone_else.pk).status == OrderStatus.PENDING
+    assert Order.objects.get(pk=someone_else.pk).status == OrderStatus.PAID
     assert Order.objects.get(pk=someone_else.pk).total == Decimal("39.98")
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_cancel_action_queries_do_not_grow(admin_client, django_assert_num_queries, n):
+    category = CategoryFactory()
+    orders = [OrderFactory(status=OrderStatus.PAID) for _ in range(n)]
+    for order in orders:
+        OrderItemFactory(order=order, product=ProductFactory(category=category))
+
+    # user, the change list's count of orders, how many are selected, then the cancellation:
+    # savepoint, lock the orders, cancel them, their lines summed by product, lock the products,
+    # return the stock, release; the primary's WAL position for read-your-writes
+    with django_assert_num_queries(11):
+        response = _post_action(admin_client, "cancel", orders)
+
+    assert response.status_code == 302
+    assert Order.objects.filter(status=OrderStatus.CANCELLED).count() == n

@@ -4,7 +4,9 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.messages import get_messages
 from django.contrib.sessions.backends.cached_db import SessionStore
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from accounts.cart import MAX_LINES, Cart
 from accounts.context_processors import cart as cart_context
 from catalog.models import Product
 from tests.accounts.helpers import cart_of, put_in_cart
+from tests.conftest import fuzz_examples
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -409,7 +412,9 @@ def any_post_client(client):
     return client
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     url=st.sampled_from([ADD, UPDATE, REMOVE]),
     fields=st.lists(st.tuples(FIELD_NAMES, FIELD_VALUES), max_size=6),
@@ -427,3 +432,60 @@ def test_any_post_to_the_cart_gets_an_answer_never_a_500(any_post_client, url, f
 
     assert response.status_code in {200, 302, 303, 400, 404}
     assert all(1 <= quantity <= 99 for quantity in cart_of(any_post_client).values())
+
+
+# --- One change at a time: the session's row is locked while the cart changes ------------------
+
+
+@pytest.mark.parametrize("n", [1, 30])
+@pytest.mark.parametrize("url", [ADD, UPDATE, REMOVE])
+def test_a_cart_change_runs_the_same_queries_whatever_the_cart_holds(
+    client, django_assert_num_queries, url, n
+):
+    products = ProductFactory.create_batch(n, category=CategoryFactory())
+    put_in_cart(client, {product.pk: 1 for product in products})
+    data = {"product_id": products[0].pk, "quantity": 2}
+
+    # the change's transaction (a savepoint here), the session's row locked and read, the product
+    # checked (not for a removal), the session saved (3, in its own savepoint), the end of the
+    # transaction, the primary's WAL position for read-your-writes
+    with django_assert_num_queries(7 if url == REMOVE else 8):
+        response = client.post(url, data)
+
+    assert response.status_code == 303
+
+
+def test_a_cart_change_renews_the_session_cookie(client, settings):
+    product = ProductFactory()
+    put_in_cart(client, {product.pk: 1})
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    response = client.post(ADD, {"product_id": product.pk, "quantity": 1})
+
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie.value == key
+    assert int(cookie["max-age"]) == settings.SESSION_COOKIE_AGE
+    assert cookie["httponly"]
+    assert cookie["samesite"] == settings.SESSION_COOKIE_SAMESITE
+
+
+def test_a_refused_change_writes_nothing(client, settings):
+    product = ProductFactory(stock=1)
+    put_in_cart(client, {product.pk: 1})
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(ADD, {"product_id": product.pk, "quantity": 5})
+
+    assert response.status_code == 400
+    assert not [query["sql"] for query in queries if query["sql"].startswith(("UPDATE", "INSERT"))]
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert cart_of(client) == {str(product.pk): 1}
+
+
+def test_the_first_add_of_a_visitor_without_a_session_starts_one(client, settings):
+    product = ProductFactory()
+
+    response = client.post(ADD, {"product_id": product.pk, "quantity": 1})
+
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value
+    assert cart_of(client) == {str(product.pk): 1}

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django_redis import get_redis_connection
 
 from accounts.models import Order, User
-from tests.accounts.helpers import cart_of, put_in_cart
+from tests.accounts.helpers import cart_of, place_order, put_in_cart
 from tests.factories import (
     CategoryFactory,
     CustomerFactory,
@@ -103,7 +103,7 @@ def test_bs_checkout_buys_his_cart_only_and_leaves_as_alone(alice, bob, shop):
     as_orders, as_cart = _orders_of(alice), cart_of(alice)
     put_in_cart(bob, {shop[2].pk: 1})
 
-    response = bob.post(reverse("accounts:checkout"))
+    response = place_order(bob)
 
     assert response.status_code == 303
     newest = _orders_of(bob)[-1]

@@ -1,28 +1,56 @@
 """Login throttling (django-axes): five wrong passwords for one username from one address lock that
-pair out for 15 minutes, on the shop's login and the admin's alike, with Redis up or down."""
+pair out for 15 minutes, twenty from one address across usernames lock the address out, on the
+shop's login and the admin's alike, with Redis up or down. The address is the one the trusted
+proxies saw (TRUSTED_PROXY_COUNT), never one the client names itself."""
 
 from datetime import timedelta
 
 import pytest
+from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.test import Client
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
+from django.utils.module_loading import import_string
+from hypothesis import given
+from hypothesis import strategies as st
 
+from accounts.throttling import client_address
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "correct horse battery"  # tests.factories.UserFactory's
 LOGINS = {"shop": reverse("accounts:login"), "admin": reverse("admin:login")}
+PROXY = "10.0.0.2"  # nginx, as the app sees it behind the proxy: every client's REMOTE_ADDR
+ATTACKER = "203.0.113.66"
+ADA_HOME = "198.51.100.7"
 
 
-def _log_in(client: Client, url: str, username: str, password: str, *, address: str = "192.0.2.1"):
-    return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=address)
+def _log_in(
+    client: Client,
+    url: str,
+    username: str,
+    password: str,
+    *,
+    address: str = "192.0.2.1",
+    forwarded_for: str | None = None,
+):
+    headers = {} if forwarded_for is None else {"x-forwarded-for": forwarded_for}
+    return client.post(
+        url, {"username": username, "password": password}, REMOTE_ADDR=address, headers=headers
+    )
 
 
 def _fail(client: Client, url: str, username: str, times: int, *, address: str = "192.0.2.1") -> list[int]:
     return [_log_in(client, url, username, "wrong", address=address).status_code for _ in range(times)]
+
+
+def _spray(usernames, *, address: str = "192.0.2.1") -> list[int]:
+    """Try one wrong password on each username from one address, each from a fresh client."""
+    return [
+        _log_in(Client(), LOGINS["shop"], name, "wrong", address=address).status_code for name in usernames
+    ]
 
 
 def _logged_in(client: Client) -> bool:
@@ -36,10 +64,14 @@ def staffer():
 
 def test_throttling_settings_are_the_ones_promised():
     assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
-    assert settings.AXES_HANDLER == "axes.handlers.database.AxesDatabaseHandler"  # PostgreSQL, not Redis
+    assert issubclass(import_string(settings.AXES_HANDLER), AxesDatabaseHandler)  # PostgreSQL, not Redis
     assert settings.AXES_FAILURE_LIMIT == 5
+    assert settings.AXES_ADDRESS_FAILURE_LIMIT == 20
     assert timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
-    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"]]
+    # Never the username alone: anyone could then lock any customer out.
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["username", "ip_address"], ["ip_address"]]
+    assert settings.AXES_CLIENT_IP_CALLABLE == "accounts.throttling.client_address"
+    assert settings.TRUSTED_PROXY_COUNT == 0  # locally and in tests: REMOTE_ADDR is the client
     middleware = settings.MIDDLEWARE
     # After sessions and auth: it reads the login's user name and turns a refusal into the 429 page.
     assert middleware.index("axes.middleware.AxesMiddleware") > middleware.index(
@@ -139,3 +171,159 @@ def test_a_10000_character_username_is_an_ordinary_failure(client):
 
     assert response.status_code == 200
     assert AccessAttempt.objects.get().username == "x" * 150
+
+
+# --- The address across usernames: password spraying ------------------------------------------
+
+
+def test_one_password_sprayed_over_30_usernames_from_one_address_is_locked_at_20():
+    usernames = [UserFactory().username for _ in range(30)]
+
+    statuses = _spray(usernames)
+    owner = _log_in(Client(), LOGINS["shop"], usernames[0], PASSWORD)
+    elsewhere = _log_in(Client(), LOGINS["shop"], usernames[0], PASSWORD, address="198.51.100.7")
+
+    assert statuses == [200] * 19 + [429] * 11
+    assert owner.status_code == 429  # the address is paused, for every account
+    assert elsewhere.status_code == 302  # not the accounts: their owners log in from elsewhere
+
+
+def test_failures_on_several_usernames_below_20_do_not_lock_the_address(staffer):
+    # An office behind one address: a few colleagues mistyping do not lock each other out.
+    for name in ("anne", "bob", "carl", "dina"):
+        _fail(Client(), LOGINS["shop"], name, 4)
+
+    response = _log_in(Client(), LOGINS["shop"], "staffer", PASSWORD)
+
+    assert response.status_code == 302
+
+
+def test_logging_in_to_ones_own_account_does_not_forget_the_spray_from_that_address():
+    UserFactory(username="mallory")
+    sprayed = _spray([f"victim{number}" for number in range(19)])
+
+    own = _log_in(Client(), LOGINS["shop"], "mallory", PASSWORD)
+    next_try = _spray(["victim19"])
+
+    assert sprayed == [200] * 19
+    assert own.status_code == 302  # 19 failures: the address is not locked yet
+    assert next_try == [429]  # the good login forgot mallory's failures only, not the address's
+
+
+# --- The client's address: REMOTE_ADDR, or what the trusted proxies saw -----------------------
+
+
+def test_without_a_trusted_proxy_a_forged_x_forwarded_for_does_not_change_the_address(settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    UserFactory(username="ada")
+
+    # Behind an unconfigured proxy every client is its address; each forgery names another.
+    statuses = [
+        _log_in(
+            Client(), LOGINS["shop"], "ada", "wrong", address=PROXY, forwarded_for=f"198.51.100.{n}"
+        ).status_code
+        for n in range(5)
+    ]
+
+    assert statuses == [200, 200, 200, 200, 429]
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {PROXY}
+
+
+def test_behind_the_proxy_an_attacker_locking_ada_does_not_lock_ada_out(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    UserFactory(username="ada")
+
+    # nginx appends the address it saw; what the attacker sends stands to its left.
+    statuses = [
+        _log_in(
+            Client(), LOGINS["shop"], "ada", "wrong", address=PROXY, forwarded_for=f"192.0.2.{n}, {ATTACKER}"
+        ).status_code
+        for n in range(6)
+    ]
+    ada = _log_in(Client(), LOGINS["shop"], "ada", PASSWORD, address=PROXY, forwarded_for=ADA_HOME)
+
+    assert statuses == [200, 200, 200, 200, 429, 429]
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {ATTACKER}
+    assert ada.status_code == 302
+
+
+def test_ada_logs_in_from_her_address_after_an_attacker_elsewhere_failed_5_times():
+    UserFactory(username="ada")
+    attacker = _fail(Client(), LOGINS["shop"], "ada", 5, address=ATTACKER)
+
+    response = _log_in(Client(), LOGINS["shop"], "ada", PASSWORD, address=ADA_HOME)
+
+    assert attacker == [200, 200, 200, 200, 429]
+    assert response.status_code == 302
+
+
+def test_behind_the_proxy_spraying_is_counted_under_the_sprayers_address(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    usernames = [f"victim{number}" for number in range(21)]
+
+    statuses = [
+        _log_in(Client(), LOGINS["shop"], name, "wrong", address=PROXY, forwarded_for=ATTACKER).status_code
+        for name in usernames
+    ]
+    ada = _log_in(
+        Client(), LOGINS["shop"], UserFactory().username, PASSWORD, address=PROXY, forwarded_for=ADA_HOME
+    )
+
+    assert statuses == [200] * 19 + [429] * 2
+    assert ada.status_code == 302  # the proxy's other clients are not the sprayer
+
+
+@pytest.mark.parametrize("forwarded_for", ["not-an-address", "", "192.0.2.1:8080", "999.1.1.1"])
+def test_a_forwarded_entry_that_is_no_address_counts_under_the_peer_not_a_500(settings, forwarded_for):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    response = _log_in(
+        Client(), LOGINS["shop"], "nobody", "wrong", address=PROXY, forwarded_for=forwarded_for
+    )
+
+    assert response.status_code == 200
+    assert AccessAttempt.objects.get().ip_address == PROXY
+
+
+addresses = st.ip_addresses().map(str)
+
+
+@given(
+    sent=st.text(),
+    client=addresses,
+    proxies=st.lists(addresses, min_size=1, max_size=3),
+)
+def test_the_client_is_the_address_the_first_trusted_proxy_saw_whatever_it_sends(sent, client, proxies):
+    # Each proxy appends the address it saw: the first the client's, the next the first proxy's...
+    *inner, peer = proxies
+    forwarded = ", ".join([part for part in [sent] if part] + [client, *inner])
+    request = RequestFactory().get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+
+    with override_settings(TRUSTED_PROXY_COUNT=len(proxies)):
+        behind_proxies = client_address(request)
+    with override_settings(TRUSTED_PROXY_COUNT=0):
+        direct = client_address(request)
+
+    assert behind_proxies == client
+    assert direct == peer
+
+
+@pytest.mark.parametrize("recorded", [3, 30])
+def test_a_failed_login_runs_the_same_queries_whatever_the_failures_recorded(
+    recorded, django_assert_num_queries
+):
+    for number in range(recorded):  # failures of other addresses, on other usernames
+        AccessAttempt.objects.create(
+            username=f"someone{number}",
+            ip_address=f"198.51.100.{number}",
+            user_agent="",
+            failures_since_start=1,
+        )
+    client = Client()
+    client.get(LOGINS["shop"])  # the session and CSRF cookie first: the POST alone is measured
+
+    # Failures counted (the pair, the address), the user, expired attempts looked for, the attempt
+    # written (2 savepoints, get_or_create's SELECT and INSERT, 2 releases), counted again (2),
+    # the primary's WAL position after the write (read-your-writes).
+    with django_assert_num_queries(13):
+        assert _log_in(client, LOGINS["shop"], "nobody", "wrong").status_code == 200

@@ -1,11 +1,18 @@
 import os
+import random
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Sum
+from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from accounts.models import Customer, Order, OrderItem, OrderStatus, User
+from accounts.demo import _lifecycle
+from accounts.models import SHIPPED_STATUSES, Customer, Order, OrderItem, OrderStatus, User
+from catalog.demo import CATEGORY_TEMPLATES, HISTORY_DAYS, NOUN_MATERIALS
 from catalog.models import Category, Product
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +116,57 @@ def test_a_logins_file_that_is_a_device_keeps_its_mode(tmp_path):
     call_command("seed_demo", *SMALL, "--logins-file", os.devnull, stdout=StringIO())
 
     assert os.stat(os.devnull).st_mode == before
+
+
+# --- The same rules as the shop's own data ----------------------------------------------------------
+
+
+def test_no_order_is_shipped_in_the_future_or_before_it_was_placed(tmp_path):
+    # Enough orders for a few dozen in the last three days, the ones a shipment could overtake.
+    before = timezone.now()
+    _seed(tmp_path, "--orders", "20000")
+
+    shipped = Order.objects.filter(shipped__isnull=False)
+    assert shipped.filter(created__gte=before - timedelta(days=3)).exists()
+    assert not shipped.filter(shipped__gt=before).exists()
+    assert not shipped.filter(shipped__lt=F("created")).exists()
+    assert not Order.objects.filter(shipped__isnull=True, status__in=SHIPPED_STATUSES).exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    age=st.integers(min_value=0, max_value=HISTORY_DAYS * 86_400),
+    drawn=st.sampled_from(list(OrderStatus)),
+)
+def test_a_seeded_order_is_where_the_lifecycle_has_it_at_the_time_of_seeding(seed, age, drawn):
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    created = now - timedelta(seconds=age)
+
+    status, shipped = _lifecycle(random.Random(seed), drawn, created, now)
+
+    assert (shipped is not None) == (status in SHIPPED_STATUSES)
+    if shipped is not None:
+        assert created <= shipped <= now
+    # Only ever earlier in the lifecycle than drawn: an order not yet shipped is paid, one not yet
+    # delivered is shipped.
+    assert status == drawn or (drawn, status) in {
+        (OrderStatus.SHIPPED, OrderStatus.PAID),
+        (OrderStatus.DELIVERED, OrderStatus.PAID),
+        (OrderStatus.DELIVERED, OrderStatus.SHIPPED),
+    }
+    if drawn == OrderStatus.DELIVERED and status == OrderStatus.SHIPPED:
+        assert now - shipped < timedelta(days=6)
+
+
+def test_product_names_fit_their_category(tmp_path):
+    _seed(tmp_path, "--categories", "14", "--products", "300")
+
+    templates = {name: (brands, nouns) for name, _, brands, nouns, *_ in CATEGORY_TEMPLATES}
+    for name, category, details in Product.objects.values_list("name", "category__name", "details"):
+        brands, nouns = templates[category.rsplit(" ", 1)[0] if category[-1].isdigit() else category]
+        color = f" in {details['color']}" if "color" in details else ""
+        assert any(name == f"{brand} {noun}{color}" for brand in brands for noun in nouns), (category, name)
+        for noun, material in NOUN_MATERIALS.items():
+            if noun in name:
+                assert details["material"] == material, (name, details)

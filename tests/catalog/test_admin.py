@@ -1,3 +1,4 @@
+import json
 from decimal import Decimal
 
 import pytest
@@ -293,3 +294,51 @@ def test_saving_or_deleting_in_admin_moves_the_storefront_cache_to_a_new_version
     assert response.status_code == 302
     assert after_save == before + 1
     assert namespace_version("catalog") == before + 2
+
+
+# --- Details the database or Python cannot hold: a form error, the same rules as the import ----------
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ('{"weight": NaN}', "NaN is not a JSON number."),
+        ('{"weight": Infinity}', "Infinity is not a JSON number."),
+        ('{"weight": 1e400}', "The number 1e400 is out of range of double precision"),
+        ('{"ean": ' + "9" * 5000 + "}", "A whole number of more than 4,300 digits is out of range"),
+        ('{"color": "\\ud800"}', "Details must not contain lone surrogates such as \\ud800."),
+        ('{"color": "r\\u0000ed"}', "Details must not contain NUL characters."),
+        ('{"a": ' * 9 + "1" + "}" * 9, "Details are nested deeper than 8 levels."),
+        ("[" * 5000 + "]" * 5000, "Details are nested deeper than 8 levels."),
+        ('{"notes": "' + "x" * 70_000 + '"}', "Details larger than 64 KB."),
+    ],
+    ids=["nan", "infinity", "1e400", "5000-digits", "surrogate", "nul", "9-levels", "5000-levels", "70-kb"],
+)
+def test_product_details_the_database_cannot_hold_are_a_form_error_shown_as_typed(admin_client, typed, error):
+    product = ProductFactory(details={"color": "blue"}, name="Lamp")
+
+    response = admin_client.post(
+        reverse("admin:catalog_product_change", args=[product.pk]),
+        _product_form_data(product, details=typed, name="Renamed lamp"),
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert len(form.errors["details"]) == 1
+    assert form.errors["details"][0].startswith(error)
+    assert form["details"].value() == typed
+    product.refresh_from_db()
+    assert (product.details, product.name) == ({"color": "blue"}, "Lamp")
+
+
+def test_product_details_nested_8_levels_save(admin_client):
+    product = ProductFactory()
+    typed = '{"a": ' * 7 + '["deep"]' + "}" * 7
+
+    response = admin_client.post(
+        reverse("admin:catalog_product_change", args=[product.pk]), _product_form_data(product, details=typed)
+    )
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert product.details == json.loads(typed)

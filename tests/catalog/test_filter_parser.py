@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from catalog.filters import MAX_PAGE, MAX_VALUE_LENGTH, MAX_VALUES_PER_FACET, SORTS
 from catalog.forms import ProductFilterForm
 from catalog.models import MAX_PRICE
+from tests.conftest import fuzz_examples
 from tests.factories import CategoryFactory, ProductFactory
 from tests.strategies import HOSTILE_VALUES, form_body, hostile_fields
 
@@ -67,7 +68,7 @@ def parse(query: list[tuple[str, str]]) -> ProductFilterForm:
 # --- The form alone ---------------------------------------------------------------------------
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=fuzz_examples(500), deadline=None)
 @given(query=QUERIES)
 def test_only_allow_listed_facets_become_attribute_filters(query):
     filters = parse(query).filters()
@@ -77,7 +78,7 @@ def test_only_allow_listed_facets_become_attribute_filters(query):
     assert set(filters.attributes) <= given_facets
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=fuzz_examples(500), deadline=None)
 @given(query=QUERIES)
 def test_facet_values_are_bounded_text_or_refused(query):
     form = parse(query)
@@ -99,7 +100,7 @@ def test_facet_values_are_bounded_text_or_refused(query):
             assert form.non_field_errors(), f"{facet} values were dropped without saying why"
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=fuzz_examples(500), deadline=None)
 @given(query=QUERIES)
 def test_price_sort_and_page_are_typed_or_refused(query):
     form = parse(query)
@@ -158,7 +159,7 @@ def test_jsonb_keys_finds_the_keys_of_every_lookup_kind():
 
 
 @settings(
-    max_examples=150,
+    max_examples=fuzz_examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -330,3 +330,149 @@ def test_jsonl_object_with_wrong_keys_names_them(tmp_path, shirts):
 
     assert "line 2: missing name, category, price, stock, details; unknown title" in err
     assert Product.objects.count() == 0
+
+
+# --- Details jsonb cannot store, or Python could not read back ---------------------------------
+
+DEEP = 5_000  # past Python's parser (about 1,000 levels) and far past MAX_DETAILS_DEPTH
+
+
+def _nested(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("details", "reason"),
+    [
+        ('{"weight": NaN}', "NaN is not a JSON number"),
+        ('{"weight": Infinity}', "Infinity is not a JSON number"),
+        ('{"weight": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"weight": 1e400}', "the number 1e400 is out of range of double precision"),
+        ('{"weight": -1e400}', "the number -1e400 is out of range of double precision"),
+        ('{"weight": 1e-400}', "the number 1e-400 is out of range of double precision"),
+        ('{"ean": 9223372036854775808}', "the whole number 9223372036854775808 is out of range"),
+        ('{"ean": ' + "9" * 5000 + "}", "a whole number of more than 4,300 digits is out of range"),
+        ('{"ean": -' + "9" * 30 + "}", "the whole number -99999999999999999999999... (31 characters)"),
+        ('{"color": "\\ud800"}', "details must not contain lone surrogates"),
+        ('{"\\udfff": "red"}', "details must not contain lone surrogates"),
+        ('{"color\\u0000": "red"}', "details must not contain NUL characters"),
+        (_nested(9), "details are nested deeper than 8 levels"),
+        ('{"a": [[[[[[[[]]]]]]]]}', "details are nested deeper than 8 levels"),
+        (_nested(DEEP), "details are nested deeper than 8 levels"),
+    ],
+    ids=lambda value: value[:30],
+)
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_details_the_database_or_python_cannot_hold_are_a_line_error(tmp_path, shirts, kind, details, reason):
+    if kind == "csv":
+        path = _csv(tmp_path, "SH-1,Good,shirts,1.00,1,{}\nSH-2,Bad,shirts,1.00,1," + _quoted(details) + "\n")
+        bad_line = 3
+    else:
+        path = tmp_path / "products.jsonl"
+        bad = _jsonl_row("SH-2", details="PLACEHOLDER").replace('"PLACEHOLDER"', details)
+        path.write_text(_jsonl_row("SH-1") + "\n" + bad + "\n")
+        bad_line = 2
+    if kind == "jsonl" and details == _nested(DEEP):
+        reason = "JSON nested too deeply (details may nest 8 levels)"  # the line is parsed whole
+
+    err = _bad_lines(path)
+
+    assert f"line {bad_line}: {reason}" in err
+    assert Product.objects.count() == 0
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_numbers_python_reads_but_postgresql_would_refuse_as_written_are_imported_as_python_read_them(
+    tmp_path, shirts, kind
+):
+    # jsonb takes at most 16,383 digits after the point, and no exponent like 2147483648.
+    details = '{"weight": 1.' + "0" * 20_000 + ', "tare": 0e-99999, "none": 0e+2147483648}'
+    if kind == "csv":
+        path = _csv(tmp_path, "SH-1,Shirt,shirts,0E+2147483648,1," + _quoted(details) + "\n")
+    else:
+        path = tmp_path / "products.jsonl"
+        row = _jsonl_row("SH-1", price="P", details="D").replace('"P"', "0E+2147483648")
+        path.write_text(row.replace('"D"', details) + "\n")
+
+    out, _ = _import(path)
+
+    assert "1 created" in out
+    product = Product.objects.get(sku="SH-1")
+    assert (product.price, product.details) == (Decimal("0.00"), {"weight": 1.0, "tare": 0.0, "none": 0.0})
+
+
+def test_details_nested_8_levels_with_extreme_numbers_that_fit_are_imported_as_written(tmp_path, shirts):
+    details = (
+        '{"a": {"b": {"c": {"d": {"e": {"f": {"g": [1, -9223372036854775807, 1.7976931348623157e308, '
+        '5e-324, -0.0, "\\ud83d\\ude00"]}}}}}}}'
+    )
+    path = tmp_path / "products.jsonl"
+    path.write_text(_jsonl_row("SH-1", details="PLACEHOLDER").replace('"PLACEHOLDER"', details) + "\n")
+
+    out, _ = _import(path)
+
+    assert "1 created" in out
+    leaf = Product.objects.get(sku="SH-1").details["a"]["b"]["c"]["d"]["e"]["f"]["g"]
+    # jsonb keeps numbers as decimals: the largest double comes back as the whole number it names.
+    assert leaf[2] == 17976931348623157 * 10**292
+    assert float(leaf[2]) == 1.7976931348623157e308
+    assert leaf[:2] + leaf[3:] == [1, -9223372036854775807, 5e-324, 0.0, "\U0001f600"]
+
+
+@pytest.mark.parametrize(
+    ("field", "token", "reason"),
+    [
+        ("price", "NaN", "NaN is not a JSON number"),
+        ("price", "1e400", "the number 1e400 is out of range"),
+        ("stock", "9" * 5000, "a whole number of more than 4,300 digits is out of range"),
+        ("stock", "9" * 25, "stock must be a whole number from 0 to 2147483647"),
+        ("name", '"\\ud800"', "name must be 1-200 characters"),
+        ("sku", '"SH\\udc00"', "sku must be 1-64 characters without spaces"),
+        ("name", "[" * DEEP + "]" * DEEP, "JSON nested too deeply"),
+    ],
+    ids=[
+        "price-nan",
+        "price-1e400",
+        "stock-5000-digits",
+        "stock-25-digits",
+        "name-surrogate",
+        "sku-surrogate",
+        "deep-name",
+    ],
+)
+def test_jsonl_values_json_allows_but_the_database_refuses_are_a_line_error(
+    tmp_path, shirts, field, token, reason
+):
+    path = tmp_path / "products.jsonl"
+    bad = json.dumps(json.loads(_jsonl_row("SH-2")) | {field: "PLACEHOLDER"}).replace('"PLACEHOLDER"', token)
+    path.write_text(_jsonl_row("SH-1") + "\n" + bad + "\n" + _jsonl_row("SH-3") + "\n")
+
+    err = _bad_lines(path)
+
+    assert f"line 2: {reason}" in err
+    assert Product.objects.count() == 0
+
+
+def test_skip_invalid_imports_the_rows_around_details_the_database_cannot_hold(tmp_path, shirts):
+    path = tmp_path / "products.jsonl"
+    rows = [
+        _jsonl_row("SH-1", details={"color": "red"}),
+        _jsonl_row("SH-2", details="PLACEHOLDER").replace('"PLACEHOLDER"', '{"weight": 1e400}'),
+        _jsonl_row("SH-3", details="PLACEHOLDER").replace('"PLACEHOLDER"', '{"color": "\\ud800"}'),
+        _jsonl_row("SH-4", details="PLACEHOLDER").replace('"PLACEHOLDER"', _nested(DEEP)),
+        _jsonl_row("SH-5", details={"specs": {"ram_gb": 16}}),
+    ]
+    path.write_text("\n".join(rows) + "\n")
+
+    out, err = _import(path, "--skip-invalid")
+
+    assert "2 created, 0 updated, 0 unchanged, 3 rejected" in out
+    assert [line.split(":")[1].strip() for line in err.splitlines()] == ["line 2", "line 3", "line 4"]
+    assert dict(Product.objects.values_list("sku", "details")) == {
+        "SH-1": {"color": "red"},
+        "SH-5": {"specs": {"ram_gb": 16}},
+    }

@@ -3,8 +3,10 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
+from catalog.templatetags.shop import detail_rows
 from shopsite.caching.versioned import namespace_bump
 from tests.factories import CategoryFactory, ProductFactory
 from tests.redis_commands import redis_commands
@@ -244,3 +246,38 @@ def test_unknown_category_and_product_are_404(client):
 def test_pages_refuse_post(client, shirts):
     assert client.post(reverse("catalog:home")).status_code == 405
     assert client.post(_category_url()).status_code == 405
+
+
+# --- Details nested deeper than the import and the admin allow ------------------------------------
+
+
+def test_details_table_shows_at_most_8_levels_of_a_value_nested_5000_deep():
+    details = leaf = {}
+    for _ in range(5_000):  # built in Python: deeper than any recursion over it could go
+        leaf["specs"] = {}
+        leaf = leaf["specs"]
+    leaf["watts"] = 60
+
+    rows = detail_rows({"color": "red", "tags": [["a", ["b"]], {"x": True}, None], **details})
+
+    assert rows == [
+        ("Color", "red"),
+        ("Tags", "a, b, X: Yes"),
+        (" › ".join(["Specs"] * 8), "…"),
+    ]
+
+
+def test_product_page_renders_details_nested_past_the_limit_by_sql(client, shirts):
+    product = ProductFactory(category=shirts, details={})
+    with connection.cursor() as cursor:  # around the import's and the admin's checks, as a script could
+        cursor.execute(
+            "UPDATE catalog_product SET details = %s::jsonb WHERE id = %s",
+            ['{"color": "red", "specs": ' + '{"specs": ' * 600 + '"deep"' + "}" * 601, product.pk],
+        )
+
+    response = client.get(product.get_absolute_url())
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<th scope="row">Color</th><td>red</td>' in page
+    assert f'<th scope="row">{" › ".join(["Specs"] * 8)}</th><td>…</td>' in page

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import fuzz_examples
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,11 @@ def catalog():
     return shirts
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(query=st.lists(st.tuples(KEYS, VALUES), max_size=8))
 def test_category_page_answers_any_query_string_without_a_500(client, catalog, query):
     response = client.get(f"/c/shirts/?{urlencode(query)}")
@@ -57,7 +62,9 @@ def test_category_page_answers_any_query_string_without_a_500(client, catalog, q
     assert response.status_code in {200, 400, 404}
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(50), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(slug=st.text(max_size=300), query=st.lists(st.tuples(KEYS, VALUES), max_size=4))
 def test_product_and_category_urls_answer_any_slug_without_a_500(client, catalog, slug, query):
     for prefix in ("/c/", "/p/"):

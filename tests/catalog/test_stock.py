@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.models import Product
-from catalog.services import OutOfStock, ProductSold, ProductUnavailable, stock_take
+from catalog.services import OutOfStock, ProductSold, ProductUnavailable, stock_return, stock_take
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -101,5 +101,54 @@ def test_stock_take_refuses_to_run_outside_a_transaction():
 
     with pytest.raises(TransactionManagementError, match="caller's transaction"):
         stock_take(lines={product.pk: 1})
+
+    assert _stock() == {product.pk: 10}
+
+
+# --- stock_return: the stock of a cancelled order, back on the shelf -----------------------------
+
+
+@pytest.mark.parametrize("n", [1, 30])
+def test_stock_return_adds_every_line_back_with_two_queries_whatever_the_lines(django_assert_num_queries, n):
+    products = ProductFactory.create_batch(n, category=CategoryFactory(), stock=4)
+    long_ago = timezone.now() - timedelta(days=30)
+    Product.objects.update(updated=long_ago)
+
+    # lock the products in id order, one UPDATE of their stock: a savepoint would be the caller's
+    with django_assert_num_queries(2) as queries:
+        stock_return(lines={product.pk: index + 1 for index, product in enumerate(reversed(products))})
+
+    assert queries[0]["sql"].endswith("ORDER BY 1 ASC FOR UPDATE")
+    assert _stock() == {product.pk: 4 + n - index for index, product in enumerate(products)}
+    assert all(updated > long_ago for updated in Product.objects.values_list("updated", flat=True))
+
+
+def test_stock_return_gives_a_product_no_longer_sold_its_stock_back():
+    retired = ProductFactory(stock=0, is_active=False)
+
+    stock_return(lines={retired.pk: 3})
+
+    assert _stock() == {retired.pk: 3}
+
+
+def test_stock_return_of_nothing_runs_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        stock_return(lines={})
+
+
+@pytest.mark.parametrize("quantity", [0, -2])
+def test_stock_return_refuses_quantities_that_are_not_positive(quantity, django_assert_num_queries):
+    product = ProductFactory(stock=10)
+
+    with django_assert_num_queries(0), pytest.raises(ValueError, match="quantity"):
+        stock_return(lines={product.pk: quantity})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stock_return_refuses_to_run_outside_a_transaction():
+    product = ProductFactory(stock=10)
+
+    with pytest.raises(TransactionManagementError, match="caller's transaction"):
+        stock_return(lines={product.pk: 1})
 
     assert _stock() == {product.pk: 10}

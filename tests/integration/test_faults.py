@@ -32,6 +32,7 @@ from shopsite import localstack
 from shopsite.caching.redis_client import reset_breakers
 from shopsite.db.outage import is_database_unreachable
 from shopsite.db.replicas import pool
+from tests.accounts.helpers import place_order
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.integration.faults import (
     RequestLog,
@@ -67,6 +68,7 @@ BREAKER_FAILURES = REDIS["CIRCUIT_BREAKER_FAILURES"]
 # from the database, on a shared two-core machine where other test runs are going on.
 MARGIN = 1.5
 PAGE_SECONDS = 0.5  # a page from the database under that load, at most
+HEALTHZ_TOKEN = {"X-Healthz-Token": "faults-healthz-token"}  # /healthz's servers' state needs it
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +76,7 @@ def _fresh_state(settings):
     """Every replica presumed healthy, checked often and back soon; every Redis breaker closed."""
     settings.REPLICA_CHECK_INTERVAL = 0.2
     settings.REPLICA_BACKOFF_SECONDS = 0.5
+    settings.HEALTHZ_TOKEN = HEALTHZ_TOKEN["X-Healthz-Token"]
     pool.reset()
     reset_breakers()
     yield
@@ -247,7 +250,7 @@ def test_with_redis_stopped_every_page_answers_from_the_database_and_sessions_su
             every_page(log, shop, anonymous=anonymous, customer=customer, staff=staff)
         login_and_logout(log)
         log.timed("cart add", lambda: add_to_cart(customer, shop["other"], 1), expect=(303,))
-        health = log.timed("healthz", lambda: anonymous.get(reverse("healthz")))
+        health = log.timed("healthz", lambda: anonymous.get(reverse("healthz"), headers=HEALTHZ_TOKEN))
     finally:
         localstack.start_redis()  # and waits for PING
         down_for = time.monotonic() - stopped
@@ -391,8 +394,11 @@ def checkout_flow(log: RequestLog, shop) -> int:
         log.timed(f"visitor {label}", lambda url=url: visitor.get(url))
     log.timed("cart add", lambda: add_to_cart(customer, shop["product"], 2), expect=(303,))
     log.timed("cart", lambda: customer.get(reverse("accounts:cart")))
-    log.timed("checkout", lambda: customer.get(reverse("accounts:checkout")))
-    placed = log.timed("place order", lambda: customer.post(reverse("accounts:checkout")), expect=(303,))
+    shown = log.timed("checkout", lambda: customer.get(reverse("accounts:checkout")))
+    confirmation = {"confirmation": shown.context["confirmation"]}  # what "Place order" sends
+    placed = log.timed(
+        "place order", lambda: customer.post(reverse("accounts:checkout"), confirmation), expect=(303,)
+    )
     order = Order.objects.filter(customer__user__username="ada").latest("pk")
     page = log.timed("order", lambda: customer.get(placed["Location"]))
     history = log.timed("orders", lambda: customer.get(reverse("accounts:orders")))
@@ -479,7 +485,9 @@ def test_with_the_primary_stopped_writes_answer_503_reads_stay_on_the_replicas_a
         ]:
             responses[label] = log.timed(label, lambda url=url: anonymous.get(url))
         responses["orders"] = log.timed("orders", lambda: customer.get(reverse("accounts:orders")))
-        responses["healthz"] = log.timed("healthz", lambda: anonymous.get(reverse("healthz")), expect=(503,))
+        responses["healthz"] = log.timed(
+            "healthz", lambda: anonymous.get(reverse("healthz"), headers=HEALTHZ_TOKEN), expect=(503,)
+        )
         for label, call in [
             ("cart add", lambda: add_to_cart(customer, shop["other"], 1)),
             ("place order", lambda: customer.post(reverse("accounts:checkout"))),
@@ -504,7 +512,7 @@ def test_with_the_primary_stopped_writes_answer_503_reads_stay_on_the_replicas_a
     after = RequestLog("primary restarted")
     poll(lambda: anonymous.get(reverse("healthz")).status_code == 200, timeout=30, what="healthz 200")
     after.timed("cart add", lambda: add_to_cart(customer, shop["other"], 1), expect=(303,))
-    after.timed("place order", lambda: customer.post(reverse("accounts:checkout")), expect=(303,))
+    after.timed("place order", lambda: place_order(customer), expect=(303,))
     after.timed(
         "login",
         lambda: newcomer.post(reverse("accounts:login"), {"username": "grace", "password": PASSWORD}),
@@ -537,7 +545,9 @@ def test_a_silent_primary_costs_at_most_its_connect_timeout_then_503(shop, monke
         monkeypatch.setitem(connections["default"].settings_dict, "PORT", port)
         try:
             cart_add = log.timed("cart add", lambda: add_to_cart(customer, shop["product"], 1), expect=(503,))
-            health = log.timed("healthz", lambda: Client().get(reverse("healthz")), expect=(503,))
+            health = log.timed(
+                "healthz", lambda: Client().get(reverse("healthz"), headers=HEALTHZ_TOKEN), expect=(503,)
+            )
         finally:
             connections["default"].close()
             monkeypatch.undo()

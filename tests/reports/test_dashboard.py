@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reports.services import reports_refresh
+from tests.conftest import fuzz_examples
 from tests.factories import CustomerFactory, OrderFactory, UserFactory
 from tests.reports.helpers import make_sales, noon
 
@@ -223,7 +224,11 @@ DASHBOARD_VALUES = st.one_of(
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=fuzz_examples(120),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(query=st.lists(st.tuples(DASHBOARD_KEYS, DASHBOARD_VALUES), max_size=5))
 def test_any_query_string_gets_a_200_or_a_400_never_a_500(admin_client, shop, query):
     response = admin_client.get(f"{URL}?{urlencode(query)}")

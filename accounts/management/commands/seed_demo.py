@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.demo import DemoSizes, ShopNotEmpty, demo_seed, shop_is_empty
+from shopsite.caching.versioned import failed_bumps_collected
 
 
 class Command(BaseCommand):
@@ -53,9 +54,10 @@ class Command(BaseCommand):
                     bar.update(n)
 
             try:
-                result = demo_seed(
-                    sizes=sizes, seed=options["seed"], reset=options["reset"], progress=progress
-                )
+                with failed_bumps_collected() as failed_bumps:
+                    result = demo_seed(
+                        sizes=sizes, seed=options["seed"], reset=options["reset"], progress=progress
+                    )
             except ShopNotEmpty as error:
                 raise CommandError(str(error)) from None
 
@@ -74,6 +76,9 @@ class Command(BaseCommand):
         if logins_file.is_file():
             logins_file.chmod(0o600)
         self.stdout.write(f"Logins: {', '.join(result.logins)}; passwords in {logins_file}")
+        if failed_bumps:
+            # The shop is seeded; cached pages would show the catalog before it until they expire.
+            raise CommandError("\n".join(str(failure) for failure in failed_bumps))
 
 
 def _count(text: str) -> int:

@@ -9,13 +9,15 @@ from tqdm import tqdm
 from catalog.importing import ProductFileError, product_rows
 from catalog.selectors import category_ids_by_slug
 from catalog.services import MAX_REPORTED_ERRORS, products_import
+from shopsite.caching.versioned import failed_bumps_collected
 
 
 class Command(BaseCommand):
     help = (
         "Import products from a .csv (JSON `details` column) or .jsonl file, upserting by sku. "
         "Columns: sku, name, category (slug), price, stock, details; optional slug, is_active. "
-        "A file with any bad row writes nothing unless --skip-invalid."
+        "A file with any bad row writes nothing unless --skip-invalid. Exits 1, after the import, "
+        "if the catalog cache could not be bumped (then run `manage.py cache_bump catalog`)."
     )
 
     def add_arguments(self, parser):
@@ -31,9 +33,10 @@ class Command(BaseCommand):
         rows = product_rows(file, categories=category_ids_by_slug())
         with tqdm(unit=" rows", desc="importing", disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
             try:
-                result = products_import(
-                    rows=rows, skip_invalid=skip_invalid, dry_run=dry_run, progress=bar.update
-                )
+                with failed_bumps_collected() as failed_bumps:
+                    result = products_import(
+                        rows=rows, skip_invalid=skip_invalid, dry_run=dry_run, progress=bar.update
+                    )
             except ProductFileError as error:
                 raise CommandError(str(error)) from None
 
@@ -55,3 +58,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Dry run, nothing written: would be {counts}")
         else:
             self.stdout.write(self.style.SUCCESS(f"Imported {file.name}: {counts}"))
+        if failed_bumps:
+            # The products are written; the pages would show the old ones until their entries expire.
+            raise CommandError("\n".join(str(failure) for failure in failed_bumps))

@@ -5,6 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from reports.services import RefreshAlreadyRunning, UnknownView, reports_refresh, view_name, view_names
+from shopsite.caching.versioned import failed_bumps_collected
 
 # EX_TEMPFAIL from sysexits.h: nothing is wrong, try again later (cron can tell it from a failure).
 EXIT_REFRESH_RUNNING = 75
@@ -13,7 +14,9 @@ EXIT_REFRESH_RUNNING = 75
 class Command(BaseCommand):
     help = (
         "Refresh the report views in dependency order, concurrently when populated, one refresher "
-        f"at a time. Exits {EXIT_REFRESH_RUNNING} at once when another refresh is running."
+        f"at a time. Exits {EXIT_REFRESH_RUNNING} at once when another refresh is running; exits 1, "
+        "after the refresh, if the dashboard cache could not be bumped (then run "
+        "`manage.py cache_bump dashboard`)."
     )
 
     def add_arguments(self, parser):
@@ -39,7 +42,8 @@ class Command(BaseCommand):
             raise CommandError(f"unknown view {unknown.name!r}: choose from {valid}") from None
         clock = time.perf_counter()
         try:
-            refreshed = reports_refresh(views=chosen, concurrently=concurrently)
+            with failed_bumps_collected() as failed_bumps:
+                refreshed = reports_refresh(views=chosen, concurrently=concurrently)
         except RefreshAlreadyRunning:
             raise CommandError(
                 "another refresh is running: nothing refreshed", returncode=EXIT_REFRESH_RUNNING
@@ -51,6 +55,9 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Refreshed {len(refreshed)} views in {time.perf_counter() - clock:.2f} s")
         )
+        if failed_bumps:
+            # The views are refreshed; the dashboard would show the old figures until its blocks expire.
+            raise CommandError("\n".join(str(failure) for failure in failed_bumps))
 
 
 def _short(view: str) -> str:
