@@ -76,10 +76,11 @@ test: export STACK_REPLICAS = 2
 test: stack-up dev tools ## Run the whole test suite against the local stack (primary, 2 replicas, Redis)
 	$(PY) -m pytest
 
-# The development loop: no integration, browser or benchmark tests, a tenth of hypothesis's examples.
+# The development loop: no integration, browser or benchmark tests, a tenth of hypothesis's examples,
+# on two workers (each with its own test database and Redis database).
 test-fast: export HYPOTHESIS_PROFILE = quick
-test-fast: stack-up dev ## Run the quick tests only (see `make test` for the whole suite)
-	$(PY) -m pytest -m "not integration and not e2e and not bench"
+test-fast: stack-up dev ## Run the quick tests only, on 2 workers (see `make test` for the whole suite)
+	$(PY) -m pytest -n 2 -m "not integration and not e2e and not bench"
 
 bench: export STACK_REPLICAS = 2
 bench: stack-up dev tools ## Run every benchmark (BENCH_SCALE orders, default 1,000,000) into bench/results/latest.md
