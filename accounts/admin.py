@@ -93,6 +93,9 @@ class OrderAdmin(GrowingTableAdmin):
     def has_add_permission(self, request):
         return False  # orders are placed by customers at checkout
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # an order is the shop's record: cancel it, which returns its stock
+
     def get_search_results(self, request, queryset, search_term):
         number = ORDER_NUMBER.fullmatch(search_term.strip())
         if number:

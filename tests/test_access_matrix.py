@@ -198,7 +198,8 @@ ADMIN_MODELS: dict[str, dict[str, dict[str, str]]] = {
     "catalog.product": MANAGED_PAGES,
     "accounts.user": {**MANAGED_PAGES, "auth_user_password_change": MANAGED},
     "accounts.customer": MANAGED_PAGES,
-    "accounts.order": {**MANAGED_PAGES, "add": NOBODY},  # orders come from checkouts only
+    # Orders come from checkouts only, and are cancelled (stock returned), never deleted.
+    "accounts.order": {**MANAGED_PAGES, "add": NOBODY, "delete": NOBODY},
     "reports.dashboard": {"changelist": REPORT},
     "reports.salesdaily": REPORT_PAGES,
     "reports.customersdaily": REPORT_PAGES,

@@ -200,6 +200,22 @@ def test_orders_cannot_be_added_in_admin(admin_client):
     assert admin_client.get(reverse("admin:accounts_order_add")).status_code == 403
 
 
+def test_orders_cannot_be_deleted_in_admin_where_their_stock_would_not_come_back(admin_client):
+    order = OrderFactory(status=OrderStatus.PAID)
+    item = OrderItemFactory(order=order, quantity=2, product=ProductFactory(stock=3))
+
+    page = admin_client.get(reverse("admin:accounts_order_delete", args=[order.pk]))
+    posted = admin_client.post(reverse("admin:accounts_order_delete", args=[order.pk]), {"post": "yes"})
+    bulk = _post_action(admin_client, "delete_selected", [order])
+
+    assert (page.status_code, posted.status_code) == (403, 403)
+    assert bulk.status_code == 302  # the admin's answer to an action it does not offer: nothing done
+    actions = admin_client.get(reverse("admin:accounts_order_changelist")).context["action_form"]
+    assert "delete_selected" not in [value for value, _ in actions.fields["action"].choices]
+    assert Order.objects.filter(pk=order.pk).exists()
+    assert Product.objects.get(pk=item.product_id).stock == 3
+
+
 # --- The lifecycle's actions ---------------------------------------------------------------------
 
 
