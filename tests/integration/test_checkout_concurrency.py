@@ -1,24 +1,21 @@
 """Checkout under contention: many customers at once, on real PostgreSQL row locks."""
 
-import threading
 from collections import Counter
 from collections.abc import Mapping
 
 import pytest
-from django.db import connection
 
 from accounts.models import Customer, Order, OrderItem
 from accounts.services import order_place
 from catalog.models import Product
 from catalog.services import OutOfStock
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
+from tests.integration.together import run_together
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 # Waiting threads sit on row locks, not on the CPU: 50 is fine on two cores.
 BUYERS = 50
-START_TIMEOUT = 30  # seconds for every thread to reach the start line
-FINISH_TIMEOUT = 120  # seconds for every thread to finish; a deadlock would be detected long before
 
 
 def _buy_together(baskets: list[tuple[Customer, Mapping[int, int]]]) -> list[object]:
@@ -26,29 +23,12 @@ def _buy_together(baskets: list[tuple[Customer, Mapping[int, int]]]) -> list[obj
 
     An outcome is the Order placed or the exception raised.
     """
-    start = threading.Barrier(len(baskets))
-    outcomes: list[object] = [None] * len(baskets)
 
-    def buy(index: int, customer: Customer, lines: Mapping[int, int]) -> None:
-        try:
-            prices = dict(Product.objects.filter(pk__in=lines).values_list("pk", "price"))  # as shown
-            start.wait(timeout=START_TIMEOUT)
-            outcomes[index] = order_place(customer=customer, lines=lines, prices=prices)
-        except Exception as error:  # every outcome is checked by the test, whatever it is
-            outcomes[index] = error
-        finally:
-            connection.close()  # each thread has its own connection: give it back
+    def placing(customer: Customer, lines: Mapping[int, int]):
+        prices = dict(Product.objects.filter(pk__in=lines).values_list("pk", "price"))  # as shown
+        return lambda: order_place(customer=customer, lines=lines, prices=prices)
 
-    threads = [
-        threading.Thread(target=buy, args=(index, customer, lines), name=f"buyer-{index}")
-        for index, (customer, lines) in enumerate(baskets)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=FINISH_TIMEOUT)
-    assert not [thread.name for thread in threads if thread.is_alive()], "buyers still waiting"
-    return outcomes
+    return run_together([placing(customer, lines) for customer, lines in baskets])
 
 
 def _kinds(outcomes: list[object]) -> Counter:
