@@ -4,9 +4,25 @@
 import os
 import sys
 
+# Each command's connections say who they are in pg_stat_activity (application_name).
+PROCESS_NAMES = {
+    "runserver": "web",
+    "refresh_reports": "refresh",
+    "import_products": "import",
+    "seed_demo": "seed",
+}
+# Commands that need a session of their own on PostgreSQL, not a pooled transaction: they use
+# DATABASE_DIRECT_URL when it is set (shopsite/settings/base.py).
+SESSION_COMMANDS = {"migrate", "dbshell"}
+
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings.local")
+    command = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else ""
+    if command:
+        os.environ.setdefault("DATABASE_APPLICATION_NAME", f"shopsite-{PROCESS_NAMES.get(command, command)}")
+    if command in SESSION_COMMANDS:
+        os.environ.setdefault("DATABASE_SESSION", "1")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

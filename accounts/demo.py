@@ -23,6 +23,7 @@ from django.utils import timezone
 from accounts.emails import email_normalise
 from accounts.models import SHIPPED_STATUSES, Customer, MembershipLevel, Order, OrderStatus, User
 from catalog.demo import HISTORY_DAYS, catalog_is_empty, catalog_reset, catalog_seed
+from shopsite.db.timeouts import long_transaction
 
 BATCH_SIZE = 5_000
 ORDER_CHUNK = 10_000  # orders built, written and freed at a time, with their items
@@ -139,6 +140,7 @@ def demo_seed(
     progress: Callable[[str, int], None] | None = None,
 ) -> DemoResult:
     """Fill the shop with demo data in one transaction; refuse a non-empty shop unless `reset`."""
+    long_transaction()  # a million orders take minutes, past the web's statement limit
     if reset:
         shop_reset()
     elif not shop_is_empty():

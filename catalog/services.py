@@ -18,6 +18,7 @@ from django.db.models.functions import Now
 from catalog.importing import ProductRow, RowError
 from catalog.models import Product
 from shopsite.caching.versioned import namespace_bump_on_commit
+from shopsite.db.timeouts import long_transaction
 
 IMPORT_BATCH_SIZE = 10_000
 MAX_REPORTED_ERRORS = 50
@@ -93,6 +94,7 @@ def products_import(
     """
     result = ImportResult()
     with transaction.atomic():
+        long_transaction()  # a big file takes minutes, past the web's statement limit
         with connection.cursor() as cursor:
             # Left over when an outer transaction wraps an earlier import (ON COMMIT has not come).
             cursor.execute("DROP TABLE IF EXISTS pg_temp.product_import")

@@ -15,6 +15,7 @@ from django.utils import timezone
 from reports.models import REPORT_MODELS, RefreshLog
 from reports.selectors import DASHBOARD_NAMESPACE
 from shopsite.caching.versioned import namespace_bump_on_commit
+from shopsite.db.timeouts import long_transaction
 
 # Every refresher of a database takes this advisory lock: the bytes of "reports" as a bigint.
 REFRESH_LOCK_KEY = int.from_bytes(b"reports", "big")
@@ -80,6 +81,7 @@ def reports_refresh(*, views: Iterable[str] | None = None, concurrently: bool = 
     """
     order = views_in_refresh_order(views)
     refreshed = []
+    long_transaction()  # a full refresh takes seconds at a million orders: past the web's limit
     with connection.cursor() as cursor:
         # The transaction-level form: released at commit or rollback, and safe behind PgBouncer.
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])

@@ -12,6 +12,8 @@ server shutting down or starting up, no connection slot left), on any alias. In 
 the primary: a replica that fails under a read-only view is retried on the primary
 (shopsite.db.retry), and reads keep going to the replicas while the primary is down, so
 catalog pages stay up and what writes (a cart change, a login, a checkout) gets this page.
+Behind PgBouncer, a pool with no server connection free within its wait (query_wait_timeout)
+disconnects the client, which looks like a lost connection: the same 503, after at most that wait.
 Errors of a statement (a lock timeout, a deadlock, a constraint) are not outages: they stay 500.
 """
 
@@ -26,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
+from shopsite.db.replicas import PoolWaitTimeout
 from shopsite.errors import bad_request_page
 
 # SQLSTATEs of a server that cannot serve connections: class 08 (connection exception), the
@@ -36,7 +39,7 @@ UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 def is_database_unreachable(error: BaseException | None) -> bool:
     """Return True if the error says a database server cannot be reached, not that a statement failed."""
-    if isinstance(error, InterfaceError):  # the connection is already closed
+    if isinstance(error, InterfaceError | PoolWaitTimeout):  # closed already; or a pool full
         return True
     if not isinstance(error, OperationalError):
         return False

@@ -4,6 +4,13 @@ A replica is taken out of rotation when it does not answer (refused, or silent p
 `connect_timeout`), is not in recovery, or lags more than REPLICA_MAX_LAG_SECONDS or
 REPLICA_MAX_LAG_BYTES; it is checked again after REPLICA_BACKOFF_SECONDS. State is per process
 (each gunicorn worker keeps its own), guarded by a lock because threads share it.
+
+Behind PgBouncer, a query on a connection already open waits up to the replica pooler's
+query_wait_timeout (REPLICA_POOL_TIMEOUT) for a server connection, whether every one is busy or
+the server is down: the pooler cannot tell a client which (pgbouncer/pgbouncer#585). A replica
+that failed after such a wait is taken out as usual, but that request answers the 503 page at
+once (PoolWaitTimeout): reading from the primary instead would make the visitor wait again, as
+long, in the primary's pool, and move a saturated replica's load onto the primary.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import Error as DatabaseError
-from django.db import connections
+from django.db import OperationalError, connections
 
 logger = logging.getLogger("shopsite.replicas")
 
@@ -41,6 +48,21 @@ class ReplicaState:
     checked_at: float = float("-inf")  # time.monotonic() of the last check
     down_until: float = float("-inf")
     reason: str = ""
+
+
+class PoolWaitTimeout(OperationalError):
+    """A replica's pooler found no server connection within its wait: answered with the 503 page."""
+
+
+def waited_in_pool(alias: str, started: float) -> bool:
+    """Return True if a failure on the alias came after waiting out its pooler's queue: a
+    connection that was open (not a connect that failed) and at least the pool's wait since
+    `started` (time.monotonic())."""
+    return (
+        bool(settings.DATABASE_POOLER)
+        and connections[alias].connection is not None
+        and time.monotonic() - started >= settings.REPLICA_POOL_TIMEOUT * 0.9
+    )
 
 
 def parse_lsn(text: str) -> int:
@@ -112,22 +134,30 @@ class ReplicaPool:
 
     def replay_lsn(self, alias: str) -> int | None:
         """Return the WAL position a replica has replayed up to, or None if it cannot say."""
+        started = time.monotonic()
         try:
             with connections[alias].cursor() as cursor:
                 cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
                 (lsn,) = cursor.fetchone()
         except DatabaseError as error:
-            self.mark_down(alias, error_summary(error))
+            self._failed(alias, error, started)
             return None
         return parse_lsn(lsn) if lsn else None
 
+    def _failed(self, alias: str, error: DatabaseError, started: float) -> None:
+        waited = waited_in_pool(alias, started)
+        self.mark_down(alias, error_summary(error))
+        if waited:
+            raise PoolWaitTimeout(f"{alias}: no server connection free in its pool") from error
+
     def _check(self, alias: str) -> None:
+        started = time.monotonic()
         try:
             with connections[alias].cursor() as cursor:
                 cursor.execute(HEALTH_SQL)
                 in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
         except DatabaseError as error:
-            self.mark_down(alias, error_summary(error))
+            self._failed(alias, error, started)
             return
         if not in_recovery:
             self.mark_down(alias, "not in recovery: it is a primary, not a replica")

@@ -1,4 +1,5 @@
-"""The local stack: a PostgreSQL primary, its streaming replica(s) and Redis under ``var/``.
+"""The local stack: a PostgreSQL primary, its streaming replica(s), a PgBouncer in front of each,
+and Redis, under ``var/``.
 
     python -m shopsite.localstack up [--replicas N]   create what is missing, start what is stopped
     python -m shopsite.localstack down                stop exactly the servers this stack started
@@ -7,16 +8,18 @@
     python -m shopsite.localstack destroy             stop and delete every server's data
 
 Standard library only, so it runs before the virtualenv exists. Ports are loopback-only and not the
-standard ones (override with STACK_PG_PORT, STACK_REPLICA_PORT, STACK_REDIS_PORT; the directory
-with STACK_DIR). When the effective user is root the PostgreSQL servers run as Debian's
-``postgres`` user, which PostgreSQL requires. When DATABASE_URL is already set, ``up`` starts
-nothing: those servers are used.
+standard ones (override with STACK_PG_PORT, STACK_REPLICA_PORT, STACK_POOLER_PORT, STACK_REDIS_PORT;
+the directory with STACK_DIR; STACK_POOLING=0 points Django at PostgreSQL directly). When the
+effective user is root, PostgreSQL and PgBouncer run as Debian's ``postgres`` user: both refuse
+root. When DATABASE_URL is already set, ``up`` starts nothing: those servers are used.
 
-One module per kind of server (``postgres``, ``redis``), beside ``config`` (directories, ports,
-the settings file), ``processes`` (commands, waits, ports) and ``stack`` (the commands above).
+One module per kind of server (``postgres``, ``pgbouncer``, ``redis``), beside ``config``
+(directories, ports, the settings file), ``processes`` (commands, waits, ports) and ``stack`` (the
+commands above).
 """
 
 from .config import ENV_FILE, StackError
+from .pgbouncer import start_pooler, stop_pooler
 from .postgres import start_server, stop_server
 from .processes import check_port_free
 from .redis import start_redis, stop_redis
@@ -26,8 +29,10 @@ __all__ = [
     "ENV_FILE",
     "StackError",
     "check_port_free",
+    "start_pooler",
     "start_redis",
     "start_server",
+    "stop_pooler",
     "stop_redis",
     "stop_server",
     "urls",

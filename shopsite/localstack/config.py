@@ -13,6 +13,10 @@ HOST = "127.0.0.1"
 PG_PORT = int(os.environ.get("STACK_PG_PORT", "55432"))
 REPLICA_PORT = int(os.environ.get("STACK_REPLICA_PORT", "55433"))  # replica N listens on +N-1
 REDIS_PORT = int(os.environ.get("STACK_REDIS_PORT", "56379"))
+# PgBouncer in front of the primary; the one in front of replica N listens on +N.
+POOLER_PORT = int(os.environ.get("STACK_POOLER_PORT", "56432"))
+# 0: no poolers, Django connects to PostgreSQL directly (to compare; the default path is pooled).
+POOLING = os.environ.get("STACK_POOLING", "1").strip().lower() not in {"0", "false", "off"}
 ENV_FILE = VAR_DIR / "stack.env"
 WAIT_SECONDS = 30
 

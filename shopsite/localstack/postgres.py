@@ -28,7 +28,9 @@ shared_buffers = '256MB'
 work_mem = '16MB'
 maintenance_work_mem = '256MB'
 max_wal_size = '2GB'
-log_line_prefix = '%m [%p] %q%u@%d '
+log_line_prefix = '%m [%p] %q%u@%d %a '
+# Django's time zone: a connection in another one would run SET TIME ZONE first.
+timezone = 'UTC'
 """
 
 

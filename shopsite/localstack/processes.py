@@ -56,7 +56,7 @@ def wait(check, seconds: float = WAIT_SECONDS) -> bool:
 
 
 def find_binary(name: str) -> str | None:
-    found = shutil.which(name)
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if found:
         return found
     # Debian keeps the server binaries out of PATH; prefer the newest major version.

@@ -8,13 +8,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import postgres, redis
+from . import pgbouncer, postgres, redis
 from .config import (
     ENV_FILE,
     HOST,
     PG_DATABASE,
-    PG_PORT,
     PG_USER,
+    POOLING,
     REDIS_PORT,
     VAR_DIR,
     StackError,
@@ -24,15 +24,21 @@ from .processes import find_binary, pg_owner
 
 
 def binaries() -> dict[str, str]:
-    names = ["initdb", "pg_ctl", "pg_basebackup", "psql", "redis-server"]
+    names = ["initdb", "pg_ctl", "pg_basebackup", "psql", "redis-server", "pgbouncer", "nginx"]
     found = {name: find_binary(name) for name in names}
     missing = [name for name, path in found.items() if path is None]
     if missing and os.geteuid() == 0 and shutil.which("apt-get"):
-        print(f"localstack: installing Debian's postgresql and redis-server (missing: {', '.join(missing)})")
+        print(
+            "localstack: installing Debian's postgresql, redis-server, pgbouncer and nginx "
+            f"(missing: {', '.join(missing)})"
+        )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
         subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "postgresql", "postgresql-client", "redis-server"],
+            [
+                *("apt-get", "install", "-y", "-qq", "postgresql", "postgresql-client"),
+                *("redis-server", "pgbouncer", "nginx"),
+            ],
             check=True,
             env=env,
         )
@@ -40,9 +46,9 @@ def binaries() -> dict[str, str]:
         missing = [name for name, path in found.items() if path is None]
     if missing:
         raise StackError(
-            f"missing {', '.join(missing)}: install PostgreSQL >= 14 (Debian: postgresql) and "
-            "Redis (Debian: redis-server), or set DATABASE_URL, REPLICA_DATABASE_URLS and "
-            "REDIS_URL to servers you already run"
+            f"missing {', '.join(missing)}: install PostgreSQL >= 14 (Debian: postgresql), Redis "
+            "(redis-server), PgBouncer (pgbouncer) and nginx, or set DATABASE_URL, "
+            "REPLICA_DATABASE_URLS and REDIS_URL to servers you already run"
         )
     # Server binaries of one major version: pg_basebackup must match the server it copies.
     pg_bin = Path(found["pg_ctl"]).resolve().parent
@@ -55,18 +61,28 @@ def binaries() -> dict[str, str]:
 
 
 def urls(replicas: int | None = None) -> dict[str, str]:
-    """Return the connection URLs of the local stack."""
+    """Return the settings Django needs for the local stack: URLs through the poolers (the default
+    path), the direct URLs beside them (for what needs a session), and the pool settings."""
     password = postgres.load_password()
     pg_root = postgres.pg_root(None, create=False)
     count = postgres.existing_replicas(pg_root) if replicas is None else replicas
     db = f"postgres://{PG_USER}:{password}@{HOST}:{{port}}/{PG_DATABASE}"
-    return {
-        "DATABASE_URL": db.format(port=PG_PORT),
-        "REPLICA_DATABASE_URLS": ",".join(
-            db.format(port=server.port) for server in postgres.servers(pg_root, count)[1:]
-        ),
+    servers = postgres.servers(pg_root, count)
+    direct = [db.format(port=server.port) for server in servers]
+    pooled = [db.format(port=pooler.port) for pooler in pgbouncer.poolers(pg_root, servers)]
+    chosen = pooled if POOLING else direct
+    values = {
+        "DATABASE_URL": chosen[0],
+        "REPLICA_DATABASE_URLS": ",".join(chosen[1:]),
+        "DATABASE_DIRECT_URL": direct[0],
+        "REPLICA_DIRECT_URLS": ",".join(direct[1:]),
+        "DATABASE_POOLER": "pgbouncer" if POOLING else "",
         "REDIS_URL": f"redis://{HOST}:{REDIS_PORT}/0",
     }
+    if POOLING:
+        values["POOLER_ADMIN_URLS"] = ",".join(url.rpartition("/")[0] + "/pgbouncer" for url in pooled)
+    values.update({key: str(int(value)) for key, value in pgbouncer.settings().items()})
+    return values
 
 
 def up(replicas: int) -> None:
@@ -103,6 +119,15 @@ def up(replicas: int) -> None:
         if postgres.psql(bins, replica.port, "SELECT pg_is_in_recovery()", password) != "t":
             raise StackError(f"{replica.name} on port {replica.port} is not in recovery")
 
+    for pooler in pgbouncer.poolers(pg_root, [primary, *replica_servers]) if POOLING else []:
+        changed = pgbouncer.configure(pooler, owner, password)
+        if pgbouncer.pid(pooler) is None:
+            pgbouncer.start(bins["pgbouncer"], pooler, owner)
+            changes.append(f"started pgbouncer for {pooler.name} on {pooler.port}")
+        elif changed:
+            pgbouncer.reload(pooler)
+            changes.append(f"reloaded pgbouncer for {pooler.name}")
+
     if redis.pid() is None or not redis.ping():
         redis.start(bins)
         changes.append(f"started redis on {REDIS_PORT}")
@@ -121,6 +146,11 @@ def down() -> None:
     pg_root = postgres.pg_root(owner, create=False)
     bins = {"pg_ctl": find_binary("pg_ctl")}
     stopped = []
+    servers = postgres.servers(pg_root, postgres.existing_replicas(pg_root))
+    for pooler in pgbouncer.poolers(pg_root, servers):
+        if pgbouncer.pid(pooler) is not None:
+            pgbouncer.stop(pooler)
+            stopped.append(f"pgbouncer-{pooler.name}")
     # Replicas first, so none of them logs a lost primary on the way down.
     for server in reversed(postgres.servers(pg_root, postgres.existing_replicas(pg_root))):
         if bins["pg_ctl"] and postgres.running(bins, server, owner):
@@ -142,6 +172,14 @@ def status() -> int:
         all_up &= running
         print(
             f"{server.name:<10} postgres  {HOST}:{server.port}  {'up' if running else 'down'}  {server.data}"
+        )
+    servers = postgres.servers(pg_root, postgres.existing_replicas(pg_root))
+    for pooler in pgbouncer.poolers(pg_root, servers) if POOLING else []:
+        running = pgbouncer.pid(pooler) is not None and pgbouncer.answers(pooler)
+        all_up &= running
+        print(
+            f"{pooler.name:<10} pgbouncer {HOST}:{pooler.port}  "
+            f"{'up' if running else 'down'}  {pooler.directory}"
         )
     redis_up = redis.pid() is not None and redis.ping()
     all_up &= redis_up

@@ -77,21 +77,73 @@ TEMPLATES = [
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=3)
 # A replica that does not answer quickly is skipped rather than waited for (libpq's minimum is 2).
 REPLICA_CONNECT_TIMEOUT = env.int("REPLICA_CONNECT_TIMEOUT", default=2)
+# "pgbouncer": DATABASE_URL and REPLICA_DATABASE_URLS lead to PgBouncers in transaction pooling
+# mode (the local stack's default). They set the timeouts below on every server connection
+# (connect_query in shopsite/deploy/pgbouncer.ini), since a pooler refuses them as startup options.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in {"", "pgbouncer"}:
+    raise ImproperlyConfigured(f"DATABASE_POOLER is {DATABASE_POOLER!r}: 'pgbouncer' or empty")
+# The limits of every connection, in milliseconds: a web request's statement, a wait for a lock,
+# a transaction left open. Commands that run long raise them for their own transactions
+# (shopsite.db.timeouts).
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=3000)
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS = env.int("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS", default=10000)
+COMMAND_STATEMENT_TIMEOUT_MS = env.int("COMMAND_STATEMENT_TIMEOUT_MS", default=60 * 60 * 1000)
+COMMAND_LOCK_TIMEOUT_MS = env.int("COMMAND_LOCK_TIMEOUT_MS", default=60 * 1000)
+# Who each connection is, in pg_stat_activity and in PgBouncer's SHOW CLIENTS: manage.py names
+# its command (shopsite-refresh, shopsite-import, shopsite-seed, ...); anything else is the web.
+DATABASE_APPLICATION_NAME = env.str("DATABASE_APPLICATION_NAME", default="shopsite-web")
+# manage.py migrate and dbshell connect to PostgreSQL itself when these are set (a session of
+# their own, no statement limit: an index on a big table may take minutes; the lock limit stays,
+# so a migration stuck behind live traffic gives up rather than queueing every request behind it).
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+REPLICA_DIRECT_URLS = env.list("REPLICA_DIRECT_URLS", default=[])
+DATABASE_SESSION = env.bool("DATABASE_SESSION", default=False) and bool(DATABASE_DIRECT_URL)
+# A replica's pooler makes a client wait at most this long for a server connection (seconds), as
+# a replica that does not answer in REPLICA_CONNECT_TIMEOUT is skipped (shopsite.db.replicas).
+REPLICA_POOL_TIMEOUT = env.int("REPLICA_POOL_TIMEOUT", default=2)
+# The pool behind each PgBouncer (read by the local stack, shown to staff): the seeds' QueuePool.
+DATABASE_POOL = {
+    "size": env.int("POOL_SIZE", default=20),
+    "overflow": env.int("POOL_OVERFLOW", default=10),
+    "overflow_wait": env.int("POOL_OVERFLOW_WAIT", default=1),
+    "timeout": env.int("POOL_TIMEOUT", default=5),
+    "recycle": env.int("POOL_RECYCLE", default=3600),
+    "pre_ping": env.bool("POOL_PRE_PING", default=True),
+}
 
 
 def database(url: str, *, connect_timeout: int) -> dict:
-    """Return a DATABASES entry for a URL: persistent, health-checked, with a connect timeout."""
+    """Return a DATABASES entry for a URL: persistent, health-checked, with every timeout."""
     config = env.db_url_config(url)
+    # Persistent: a connection to a pooler is cheap to keep and the pooler shares the servers'.
     config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     config["CONN_HEALTH_CHECKS"] = True
     # Off: a request-wide transaction would pin every read to the primary; services open their own.
     config["ATOMIC_REQUESTS"] = False
-    config.setdefault("OPTIONS", {})["connect_timeout"] = connect_timeout
+    # Named cursors live in a session; a transaction pooler may run the next fetch on another
+    # server connection. Off everywhere, pooled or not: exports page by key instead.
+    config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    options = config.setdefault("OPTIONS", {})
+    options["connect_timeout"] = connect_timeout
+    options["application_name"] = DATABASE_APPLICATION_NAME
+    if not DATABASE_POOLER or DATABASE_SESSION:
+        statement = 0 if DATABASE_SESSION else DATABASE_STATEMENT_TIMEOUT_MS
+        options["options"] = (
+            f"-c statement_timeout={statement} -c lock_timeout={DATABASE_LOCK_TIMEOUT_MS} "
+            f"-c idle_in_transaction_session_timeout={DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+        )
     return config
 
 
-DATABASES = {"default": database(env("DATABASE_URL"), connect_timeout=DATABASE_CONNECT_TIMEOUT)}
-for number, url in enumerate(env.list("REPLICA_DATABASE_URLS", default=[]), start=1):
+if DATABASE_SESSION:
+    DATABASES = {"default": database(DATABASE_DIRECT_URL, connect_timeout=DATABASE_CONNECT_TIMEOUT)}
+    _replica_urls = REPLICA_DIRECT_URLS
+else:
+    DATABASES = {"default": database(env("DATABASE_URL"), connect_timeout=DATABASE_CONNECT_TIMEOUT)}
+    _replica_urls = env.list("REPLICA_DATABASE_URLS", default=[])
+for number, url in enumerate(_replica_urls, start=1):
     alias = "replica" if number == 1 else f"replica_{number}"
     DATABASES[alias] = database(url, connect_timeout=REPLICA_CONNECT_TIMEOUT)
 REPLICA_ALIASES = [alias for alias in DATABASES if alias != "default"]

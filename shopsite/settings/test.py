@@ -17,6 +17,8 @@ from .base import CACHES, DATABASES, INSTALLED_APPS, MIDDLEWARE, REDIS_URL, env 
 for alias in DATABASES:
     if alias != "default":
         DATABASES[alias]["TEST"] = {"MIRROR": "default"}
+    # Test databases are dropped even while PgBouncer holds connections to them.
+    DATABASES[alias]["ENGINE"] = "shopsite.db.backend"
 # Two test runs on one stack (two checkouts, or a run beside a benchmark) each need their own.
 if env("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}

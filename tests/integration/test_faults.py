@@ -561,11 +561,11 @@ def test_a_silent_primary_costs_at_most_its_connect_timeout_then_503(shop, monke
 
 
 def test_only_a_database_that_cannot_be_reached_is_an_outage():
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SET statement_timeout = '10ms'")
+    # SET LOCAL: a plain SET would stay on the pooled server connection, for its next client.
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = '10ms'")
         with pytest.raises(OperationalError) as cancelled:
             cursor.execute("SELECT pg_sleep(1)")
-    connections["default"].close()  # and its statement_timeout with it
     refused = DatabaseWrapper(connections["default"].settings_dict | {"PORT": closed_port()}, alias="refused")
     with pytest.raises(OperationalError) as unreachable:
         refused.ensure_connection()

@@ -13,8 +13,8 @@ from django.db import OperationalError, connection, transaction
 from psycopg2 import errors
 
 from reports.models import RefreshLog
-from reports.services import REFRESH_LOCK_KEY, reports_refresh
-from tests.reports.helpers import empty_report_views, make_sales
+from reports.services import reports_refresh
+from tests.reports.helpers import empty_report_views, make_sales, refresh_lock_held
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -63,16 +63,15 @@ def test_a_concurrent_refresh_takes_no_access_exclusive_lock():
     assert "AccessExclusiveLock" in plain  # what would block every reader
 
 
-def test_a_reader_in_the_middle_of_a_transaction_does_not_stop_a_concurrent_refresh():
+def test_a_reader_in_the_middle_of_a_transaction_does_not_stop_a_concurrent_refresh(settings):
+    # A bound instead of a hang, should the refresh ever wait for the reader.
+    settings.COMMAND_LOCK_TIMEOUT_MS = 10_000
     reader = session()
     reader.autocommit = False
     try:
         with reader.cursor() as cursor:
             cursor.execute(f"SELECT sum(orders) FROM {VIEW}")  # holds AccessShareLock until it ends
             assert cursor.fetchone()[0] == 5
-        with connection.cursor() as cursor:
-            # A bound instead of a hang, should the refresh ever wait for the reader.
-            cursor.execute("SET lock_timeout = '10s'")
         make_sales(1)
 
         call_command("refresh_reports", "--view", "sales_daily", verbosity=0)
@@ -85,18 +84,15 @@ def test_a_reader_in_the_middle_of_a_transaction_does_not_stop_a_concurrent_refr
             assert cursor.fetchone()[0] == 6
     finally:
         reader.close()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
 
 
-def test_a_plain_refresh_waits_for_readers():
+def test_a_plain_refresh_waits_for_readers(settings):
+    settings.COMMAND_LOCK_TIMEOUT_MS = 200  # the refresh's own limit, for its transaction
     reader = session()
     reader.autocommit = False
     try:
         with reader.cursor() as cursor:
             cursor.execute(f"SELECT count(*) FROM {VIEW}")
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '200ms'")
 
         with pytest.raises(OperationalError) as error:
             call_command("refresh_reports", "--view", "sales_daily", "--no-concurrently", verbosity=0)
@@ -104,15 +100,10 @@ def test_a_plain_refresh_waits_for_readers():
         assert isinstance(error.value.__cause__, errors.LockNotAvailable)
     finally:
         reader.close()
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
 
 
 def test_refresh_reports_exits_75_at_once_while_another_refresh_runs():
-    holder = session()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK_KEY])
+    with refresh_lock_held():
         settings = connection.settings_dict
         url = (
             f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}"
@@ -133,8 +124,6 @@ def test_refresh_reports_exits_75_at_once_while_another_refresh_runs():
             timeout=60,
         )
         elapsed = time.monotonic() - started
-    finally:
-        holder.close()
 
     assert run.returncode == 75, run.stderr
     assert "another refresh is running" in run.stderr

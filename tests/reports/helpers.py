@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+import psycopg2
 from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Order
 from reports.models import REPORT_MODELS
+from reports.services import REFRESH_LOCK_KEY
 from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
 
 
@@ -49,3 +52,20 @@ def matviews() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT matviewname FROM pg_matviews WHERE schemaname = current_schema()")
         return {name for (name,) in cursor.fetchall()}
+
+
+@contextmanager
+def refresh_lock_held():
+    """Hold the refresh's advisory lock from another session, as a running refresh does: inside an
+    open transaction (pg_advisory_xact_lock). A session-level lock taken through PgBouncer would
+    stay on the pooled server connection after this client has gone, and stop every later refresh.
+    """
+    params = connection.get_connection_params()
+    holder = psycopg2.connect(**{key: value for key, value in params.items() if key != "cursor_factory"})
+    try:
+        with holder.cursor() as cursor:  # not autocommit: this begins the transaction
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
+        yield
+    finally:
+        holder.rollback()
+        holder.close()

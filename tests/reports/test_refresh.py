@@ -3,7 +3,6 @@
 import time
 from io import StringIO
 
-import psycopg2
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -12,14 +11,13 @@ from reports.management.commands.refresh_reports import EXIT_REFRESH_RUNNING
 from reports.models import REPORT_MODELS, RefreshLog, SalesDaily
 from reports.selectors import DASHBOARD_NAMESPACE
 from reports.services import (
-    REFRESH_LOCK_KEY,
     RefreshAlreadyRunning,
     UnknownView,
     reports_refresh,
     views_in_refresh_order,
 )
 from shopsite.caching.versioned import namespace_version
-from tests.reports.helpers import make_sales
+from tests.reports.helpers import make_sales, refresh_lock_held
 
 pytestmark = pytest.mark.django_db
 
@@ -36,14 +34,6 @@ def populated() -> dict[str, bool]:
             "SELECT matviewname, ispopulated FROM pg_matviews WHERE matviewname LIKE 'reports\\_%'"
         )
         return dict(cursor.fetchall())
-
-
-def other_connection():
-    """Return a new connection to the test database, outside Django: another process, in effect."""
-    params = connection.get_connection_params()
-    other = psycopg2.connect(**{key: value for key, value in params.items() if key != "cursor_factory"})
-    other.autocommit = True
-    return other
 
 
 def test_migrations_leave_the_views_unpopulated():
@@ -150,17 +140,11 @@ def test_views_come_after_the_views_they_read(monkeypatch):
 
 
 def test_a_second_refresh_while_one_runs_exits_at_once_with_its_own_code():
-    holder = other_connection()
-    try:
-        with holder.cursor() as cursor:
-            # What a running refresh holds, taken here by another session.
-            cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK_KEY])
+    with refresh_lock_held():  # what a running refresh holds, taken here by another session
         started = time.monotonic()
         with pytest.raises(CommandError) as error:
             refresh()
         elapsed = time.monotonic() - started
-    finally:
-        holder.close()
 
     assert error.value.returncode == EXIT_REFRESH_RUNNING == 75
     assert str(error.value) == "another refresh is running: nothing refreshed"
@@ -170,14 +154,8 @@ def test_a_second_refresh_while_one_runs_exits_at_once_with_its_own_code():
 
 
 def test_the_service_raises_when_another_refresh_holds_the_lock():
-    holder = other_connection()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK_KEY])
-        with pytest.raises(RefreshAlreadyRunning):
-            reports_refresh()
-    finally:
-        holder.close()
+    with refresh_lock_held(), pytest.raises(RefreshAlreadyRunning):
+        reports_refresh()
 
 
 def test_the_dashboard_cache_moves_to_a_new_version_once_the_refresh_commits(
@@ -202,14 +180,8 @@ def test_a_committed_refresh_bumps_the_dashboard_version_and_a_failed_one_does_n
     refresh()
     assert namespace_version(DASHBOARD_NAMESPACE) == before + 1
 
-    holder = other_connection()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [REFRESH_LOCK_KEY])
-        with pytest.raises(CommandError):
-            refresh()
-    finally:
-        holder.close()
+    with refresh_lock_held(), pytest.raises(CommandError):
+        refresh()
     assert namespace_version(DASHBOARD_NAMESPACE) == before + 1
 
 
