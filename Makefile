@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast bench lint format audit migrate seed tools venv dev stack-up stack-down stack-status stack-env stack-destroy
+.PHONY: help run serve test test-fast bench lint format audit migrate seed tools venv dev stack-up stack-down stack-status stack-env stack-destroy
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,7 +35,7 @@ venv: $(VENV)/.installed
 
 dev: $(VENV)/.installed-dev
 
-stack-up: venv ## Start PostgreSQL primary + replica and Redis under var/ (idempotent)
+stack-up: venv ## Start PostgreSQL primary + replica, a PgBouncer for each, and Redis under var/ (idempotent)
 	@$(STACK) up
 
 stack-down: ## Stop the local stack's servers
@@ -61,6 +61,11 @@ seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 ord
 
 run: seed dev ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The production topology on loopback: nginx -> gunicorn (production settings, WEB_CONCURRENCY
+# workers) -> PgBouncer -> PostgreSQL, and Redis. STACK_WEB_PORT and STACK_APP_PORT choose the ports.
+serve: seed ## Serve the shop as production does (nginx, gunicorn, PgBouncer) on http://127.0.0.1:8080
+	@$(STACK) serve
 
 # The browser tests drive Debian's chromium through chromium-driver (no browser download); the
 # benchmarks load pages with wrk. Installed from Debian's packages when root, else named.

@@ -6,6 +6,8 @@ and Redis, under ``var/``.
     python -m shopsite.localstack status              say what runs where (exit 3 if anything is down)
     python -m shopsite.localstack env                 print ``export ...`` lines for a shell to eval
     python -m shopsite.localstack destroy             stop and delete every server's data
+    python -m shopsite.localstack serve               nginx -> gunicorn (production settings) on
+                                                      loopback, in the foreground (``make serve``)
 
 Standard library only, so it runs before the virtualenv exists. Ports are loopback-only and not the
 standard ones (override with STACK_PG_PORT, STACK_REPLICA_PORT, STACK_POOLER_PORT, STACK_REDIS_PORT;
@@ -13,7 +15,7 @@ the directory with STACK_DIR; STACK_POOLING=0 points Django at PostgreSQL direct
 effective user is root, PostgreSQL and PgBouncer run as Debian's ``postgres`` user: both refuse
 root. When DATABASE_URL is already set, ``up`` starts nothing: those servers are used.
 
-One module per kind of server (``postgres``, ``pgbouncer``, ``redis``), beside ``config``
+One module per kind of server (``postgres``, ``pgbouncer``, ``redis``, ``web``), beside ``config``
 (directories, ports, the settings file), ``processes`` (commands, waits, ports) and ``stack`` (the
 commands above).
 """

@@ -7,7 +7,7 @@ import os
 import sys
 
 from shopsite import localstack
-from shopsite.localstack import stack
+from shopsite.localstack import stack, web
 from shopsite.localstack.config import StackError
 
 
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="show what runs; exit 3 if anything is down")
     sub.add_parser("env", help="print export lines for the shell")
     sub.add_parser("destroy", help="stop the stack and delete its data")
+    sub.add_parser("serve", help="run nginx and gunicorn (production settings) on loopback until Ctrl-C")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.env()
         elif args.command == "destroy":
             stack.destroy()
+        elif args.command == "serve":
+            web.serve()
     except StackError as error:
         print(f"localstack: {error}", file=sys.stderr)
         return 1
