@@ -5,12 +5,14 @@ A replica is taken out of rotation when it does not answer (refused, or silent p
 REPLICA_MAX_LAG_BYTES; it is checked again after REPLICA_BACKOFF_SECONDS. State is per process
 (each gunicorn worker keeps its own), guarded by a lock because threads share it.
 
-Behind PgBouncer, a query on a connection already open waits up to the replica pooler's
-query_wait_timeout (REPLICA_POOL_TIMEOUT) for a server connection, whether every one is busy or
-the server is down: the pooler cannot tell a client which (pgbouncer/pgbouncer#585). A replica
-that failed after such a wait is taken out as usual, but that request answers the 503 page at
-once (PoolWaitTimeout): reading from the primary instead would make the visitor wait again, as
-long, in the primary's pool, and move a saturated replica's load onto the primary.
+Behind PgBouncer the checks ask the replica's server itself, on a connection of their own per
+thread (REPLICA_PROBES): a pooler in front of a dead server accepts its clients and makes them
+wait its query_wait_timeout (REPLICA_POOL_TIMEOUT), whether its servers are busy or down; it
+cannot tell them which (pgbouncer/pgbouncer#585). The server can: refused or silent is down,
+an answer is up. A query that failed after waiting out its pool is then told apart the same way
+(shopsite.db.retry): a dead replica is taken out and the request reads from the primary; a busy
+one answers the 503 page at once (PoolWaitTimeout), rather than make the visitor wait as long
+again in the primary's pool and move a saturated replica's load onto the primary.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import psycopg2
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import OperationalError, connections
@@ -63,6 +66,41 @@ def waited_in_pool(alias: str, started: float) -> bool:
         and connections[alias].connection is not None
         and time.monotonic() - started >= settings.REPLICA_POOL_TIMEOUT * 0.9
     )
+
+
+class _Probes(threading.local):
+    """Each thread's direct connections to the replicas' servers, opened when first needed."""
+
+    def __init__(self):
+        self.open: dict[str, psycopg2.extensions.connection] = {}
+
+
+_probes = _Probes()
+
+
+def _probe_query(alias: str, sql: str) -> tuple:
+    """Run one query on the replica: on its server directly behind a pooler, else as Django does."""
+    address = settings.REPLICA_PROBES.get(alias)
+    if address is None:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchone()
+    probe = _probes.open.get(alias)
+    try:
+        if probe is None or probe.closed:
+            params = connections[alias].get_connection_params()
+            params.pop("cursor_factory", None)
+            probe = psycopg2.connect(**params | address)
+            probe.autocommit = True
+            _probes.open[alias] = probe
+        with probe.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchone()
+    except psycopg2.Error as error:
+        _probes.open.pop(alias, None)
+        if probe is not None:
+            probe.close()
+        raise OperationalError(str(error)) from error
 
 
 def parse_lsn(text: str) -> int:
@@ -134,30 +172,25 @@ class ReplicaPool:
 
     def replay_lsn(self, alias: str) -> int | None:
         """Return the WAL position a replica has replayed up to, or None if it cannot say."""
-        started = time.monotonic()
         try:
-            with connections[alias].cursor() as cursor:
-                cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
-                (lsn,) = cursor.fetchone()
+            (lsn,) = _probe_query(alias, "SELECT pg_last_wal_replay_lsn()::text")
         except DatabaseError as error:
-            self._failed(alias, error, started)
+            self.mark_down(alias, error_summary(error))
             return None
         return parse_lsn(lsn) if lsn else None
 
-    def _failed(self, alias: str, error: DatabaseError, started: float) -> None:
-        waited = waited_in_pool(alias, started)
-        self.mark_down(alias, error_summary(error))
-        if waited:
-            raise PoolWaitTimeout(f"{alias}: no server connection free in its pool") from error
+    def check_now(self, alias: str) -> bool:
+        """Check a replica at once, whatever its last check; return whether it is healthy."""
+        with self._lock:
+            self._states.setdefault(alias, ReplicaState()).checked_at = time.monotonic()
+        self._check(alias)
+        return self._states[alias].healthy
 
     def _check(self, alias: str) -> None:
-        started = time.monotonic()
         try:
-            with connections[alias].cursor() as cursor:
-                cursor.execute(HEALTH_SQL)
-                in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
+            in_recovery, lag_bytes, lag_seconds = _probe_query(alias, HEALTH_SQL)
         except DatabaseError as error:
-            self._failed(alias, error, started)
+            self.mark_down(alias, error_summary(error))
             return
         if not in_recovery:
             self.mark_down(alias, "not in recovery: it is a primary, not a replica")

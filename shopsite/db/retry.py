@@ -1,9 +1,9 @@
 """`@retry_on_primary`: run a read-only view again on the primary when its replica fails under it.
 
 Explicit and safe: only a view that carries the decorator is ever run twice, only for GET and
-HEAD, only when the replica's connection is what failed (and failed fast, not after waiting out its
-pooler's queue: see shopsite.db.replicas), and only when the first run changed nothing a second
-run would repeat: no statement written to the primary, no change to the
+HEAD, only when the replica's connection is what failed (not a replica merely busy: after waiting
+out its pooler's queue, its server is asked, see shopsite.db.replicas), and only when the first
+run changed nothing a second run would repeat: no statement written to the primary, no change to the
 session, no message added. Anything else goes on to Django's error handling (the 503 page of
 shopsite.db.outage). Being a view decorator, it runs after every middleware's `process_view` and
 inside every middleware, so it is right whatever MIDDLEWARE holds.
@@ -36,10 +36,12 @@ def retry_on_primary(view):
             failed = route.replica if route is not None else None
             if failed in (None, PRIMARY) or _connection_usable(failed) or not _unchanged(request, route):
                 raise
-            waited = waited_in_pool(failed, started)
-            pool.mark_down(failed, error_summary(error))
-            if waited:  # a second wait, in the primary's pool, would double the visitor's
+            # After waiting out its pool: a replica whose server still answers is busy, not down.
+            # Waiting again in the primary's pool would double the visitor's wait: 503 at once.
+            if waited_in_pool(failed, started) and pool.check_now(failed):
+                connections[failed].close()
                 raise PoolWaitTimeout(f"{failed}: no server connection free in its pool") from error
+            pool.mark_down(failed, error_summary(error))
             route.fall_back_to_primary()
         return view(request, *args, **kwargs)
 

@@ -103,6 +103,8 @@ DATABASE_SESSION = env.bool("DATABASE_SESSION", default=False) and bool(DATABASE
 # A replica's pooler makes a client wait at most this long for a server connection (seconds), as
 # a replica that does not answer in REPLICA_CONNECT_TIMEOUT is skipped (shopsite.db.replicas).
 REPLICA_POOL_TIMEOUT = env.int("REPLICA_POOL_TIMEOUT", default=2)
+# Each pooler's admin console (SHOW POOLS, SHOW CONFIG), primary first: what the stack started.
+POOLER_ADMIN_URLS = env.list("POOLER_ADMIN_URLS", default=[])
 # The pool behind each PgBouncer (read by the local stack, shown to staff): the seeds' QueuePool.
 DATABASE_POOL = {
     "size": env.int("POOL_SIZE", default=20),
@@ -143,9 +145,14 @@ if DATABASE_SESSION:
 else:
     DATABASES = {"default": database(env("DATABASE_URL"), connect_timeout=DATABASE_CONNECT_TIMEOUT)}
     _replica_urls = env.list("REPLICA_DATABASE_URLS", default=[])
+# Behind a pooler, the router's health checks ask each replica's server itself (shopsite.db.replicas).
+REPLICA_PROBES: dict[str, dict] = {}
 for number, url in enumerate(_replica_urls, start=1):
     alias = "replica" if number == 1 else f"replica_{number}"
     DATABASES[alias] = database(url, connect_timeout=REPLICA_CONNECT_TIMEOUT)
+    if DATABASE_POOLER and not DATABASE_SESSION and number <= len(REPLICA_DIRECT_URLS):
+        direct = env.db_url_config(REPLICA_DIRECT_URLS[number - 1])
+        REPLICA_PROBES[alias] = {"host": direct["HOST"], "port": direct["PORT"]}
 REPLICA_ALIASES = [alias for alias in DATABASES if alias != "default"]
 
 # --- Routing: writes to the primary, reads to replicas (shopsite.db.router) -----------------------

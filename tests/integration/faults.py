@@ -20,6 +20,14 @@ from django.db import OperationalError, connection, connections
 from shopsite import localstack
 
 
+def primary_wait() -> float:
+    """How long a request may wait for a primary that is down: its connect timeout, or behind
+    PgBouncer the pool's wait, which a pooler spends on a dead server as on a busy one."""
+    return (
+        settings.DATABASE_POOL["timeout"] if settings.DATABASE_POOLER else settings.DATABASE_CONNECT_TIMEOUT
+    )
+
+
 def scalar(alias: str, sql: str, params=()):
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)

@@ -50,7 +50,10 @@ def test_status_says_every_server_is_up():
     result = _localstack("status")
 
     assert result.returncode == 0, result.stdout
-    assert result.stdout.count(" up ") == 1 + len(settings.REPLICA_ALIASES) + 1
+    servers = 1 + len(settings.REPLICA_ALIASES)
+    poolers = servers if settings.DATABASE_POOLER else 0
+    assert result.stdout.count(" up ") == servers + poolers + 1  # and Redis
+    assert result.stdout.count(" pgbouncer ") == poolers
 
 
 def test_env_prints_export_lines_a_shell_can_eval():
