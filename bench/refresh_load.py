@@ -37,13 +37,13 @@ from cpu import ProcessCPU, cores  # noqa: E402
 from python_profile import PythonProfile, available, children  # noqa: E402
 from web import Gunicorn, pages, server_environment, wrk  # noqa: E402
 
-# libpq names the refresh's connection with this, so that the bench can find its backend.
+# The refresh's connection is named this (application_name), so that the bench finds its backend.
 REFRESH_APPLICATION_NAME = "shopsite-bench-refresh"
 
 
 def refresh_command(env: dict[str, str]) -> subprocess.Popen:
     """Start `manage.py refresh_reports` and return once its database backend has connected."""
-    env = {**env, "PGAPPNAME": REFRESH_APPLICATION_NAME}
+    env = {**env, "DATABASE_APPLICATION_NAME": REFRESH_APPLICATION_NAME}
     process = subprocess.Popen([sys.executable, "manage.py", "refresh_reports"], cwd=BASE_DIR, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     backend = refresh_backend(process)

@@ -41,6 +41,7 @@ FULL = {
     "web": ["--seconds", "5", "--runs", "3"],
     "replicas": ["--requests", "2000", "--trials", "1000"],
     "refresh_load": [],
+    "topology": ["--seconds", "5", "--workers", "32", "--connections", "64", "--storm", "300"],
 }
 SMOKE = {
     "ingest": ["--products", "2000", "--orders", "300", "--bulk-orders", "100", "--save-orders", "20"],
@@ -49,6 +50,7 @@ SMOKE = {
     "web": ["--seconds", "1", "--runs", "1", "--connections", "2"],
     "replicas": ["--requests", "40", "--trials", "10"],
     "refresh_load": ["--connections", "2", "--runs", "1"],
+    "topology": ["--seconds", "1", "--workers", "4", "--connections", "4", "--storm", "20"],
 }
 TITLES = {
     "ingest": "1. Ingest",
@@ -57,6 +59,7 @@ TITLES = {
     "web": "4. HTTP under load",
     "replicas": "5. Replica share and read-your-writes",
     "refresh_load": "6. Concurrent refresh under load",
+    "topology": "7. Production topology (PgBouncer, nginx)",
 }
 
 
@@ -126,6 +129,12 @@ def write_summary(args, scale: int, seeded: str, ran: dict[str, float], seconds:
     out = args.output_dir
     ingest, reports, web = _figures(out, "ingest"), _figures(out, "reports"), _figures(out, "web")
     replicas, refresh = _figures(out, "replicas"), _figures(out, "refresh_load")
+    topology = _figures(out, "topology")
+    pool_size = int(os.environ.get("POOL_SIZE", "20")) + int(os.environ.get("POOL_OVERFLOW", "10"))
+    pooled = next(row for row in topology["pool"] if row["setup"] == "PgBouncer")
+    direct = next(row for row in topology["pool"] if row["setup"] == "direct")
+    pooled_peak, direct_peak = max(pooled["backends"].values()), max(direct["backends"].values())
+    slow = topology["slow_clients_answered"]
     shares = web["share_of_ceiling"]
     warm_queries = reports["dashboard_queries"]["warm Redis cache"]
     category, product = shares["category list, filtered"], shares["product page"]
@@ -164,6 +173,18 @@ def write_summary(args, scale: int, seeded: str, ran: dict[str, float], seconds:
         ("browse SELECTs on the replicas", f"{on_replicas:.1%}", ">= 90%", on_replicas >= 0.9),
         ("stale own-write reads, replay paused", f"{stale}", "0", stale == 0),
         ("page p95 during a refresh vs before", p95_measured, "<= +20%", p95_change <= 0.2),
+        (
+            "server backends per server, many workers through PgBouncer",
+            f"{pooled_peak} (direct: {direct_peak})",
+            f"<= pool {pool_size}",
+            pooled_peak <= pool_size,
+        ),
+        (
+            "visitors served with 12 slow clients, behind nginx",
+            f"{slow['behind nginx']} of 5 (gunicorn alone: {slow['gunicorn alone']})",
+            "5 of 5",
+            slow["behind nginx"] == 5,
+        ),
     ]
     command = "make bench" + ("" if args.smoke else f" (BENCH_SCALE={scale})")
     lines = [

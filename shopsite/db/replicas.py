@@ -5,18 +5,19 @@ A replica is taken out of rotation when it does not answer (refused, or silent p
 REPLICA_MAX_LAG_BYTES; it is checked again after REPLICA_BACKOFF_SECONDS. State is per process
 (each gunicorn worker keeps its own), guarded by a lock because threads share it.
 
-Behind PgBouncer the checks ask the replica's server itself, on a connection of their own per
-thread (REPLICA_PROBES): a pooler in front of a dead server accepts its clients and makes them
-wait its query_wait_timeout (REPLICA_POOL_TIMEOUT), whether its servers are busy or down; it
-cannot tell them which (pgbouncer/pgbouncer#585). The server can: refused or silent is down,
-an answer is up. A query that failed after waiting out its pool is then told apart the same way
-(shopsite.db.retry): a dead replica is taken out and the request reads from the primary; a busy
-one answers the 503 page at once (PoolWaitTimeout), rather than make the visitor wait as long
-again in the primary's pool and move a saturated replica's load onto the primary.
+Behind PgBouncer, a pooler in front of a dead server accepts its clients and makes them wait its
+query_wait_timeout (REPLICA_POOL_TIMEOUT), whether its servers are busy or down: it cannot tell
+them which (pgbouncer/pgbouncer#585). So a check or a query that failed after such a wait asks
+the replica's server itself, past the pooler, on a connection opened for that question only
+(REPLICA_PROBES): refused or silent, the replica is down, taken out, and the request reads from
+the primary; answering, it is only busy, and the request answers the 503 page at once
+(PoolWaitTimeout) rather than make the visitor wait as long again in the primary's pool, and
+move a saturated replica's load onto the primary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -68,39 +69,20 @@ def waited_in_pool(alias: str, started: float) -> bool:
     )
 
 
-class _Probes(threading.local):
-    """Each thread's direct connections to the replicas' servers, opened when first needed."""
-
-    def __init__(self):
-        self.open: dict[str, psycopg2.extensions.connection] = {}
-
-
-_probes = _Probes()
-
-
-def _probe_query(alias: str, sql: str) -> tuple:
-    """Run one query on the replica: on its server directly behind a pooler, else as Django does."""
+def server_answers(alias: str) -> bool:
+    """Return whether the replica's PostgreSQL server itself answers, past its pooler (True when
+    there is no pooler to look past: the failure was the server's own)."""
     address = settings.REPLICA_PROBES.get(alias)
     if address is None:
-        with connections[alias].cursor() as cursor:
-            cursor.execute(sql)
-            return cursor.fetchone()
-    probe = _probes.open.get(alias)
+        return False
+    params = connections[alias].get_connection_params()
+    params.pop("cursor_factory", None)
     try:
-        if probe is None or probe.closed:
-            params = connections[alias].get_connection_params()
-            params.pop("cursor_factory", None)
-            probe = psycopg2.connect(**params | address)
-            probe.autocommit = True
-            _probes.open[alias] = probe
-        with probe.cursor() as cursor:
-            cursor.execute(sql)
-            return cursor.fetchone()
-    except psycopg2.Error as error:
-        _probes.open.pop(alias, None)
-        if probe is not None:
-            probe.close()
-        raise OperationalError(str(error)) from error
+        with contextlib.closing(psycopg2.connect(**params | address)) as probe, probe.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except psycopg2.Error:
+        return False
+    return True
 
 
 def parse_lsn(text: str) -> int:
@@ -172,25 +154,32 @@ class ReplicaPool:
 
     def replay_lsn(self, alias: str) -> int | None:
         """Return the WAL position a replica has replayed up to, or None if it cannot say."""
+        started = time.monotonic()
         try:
-            (lsn,) = _probe_query(alias, "SELECT pg_last_wal_replay_lsn()::text")
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT pg_last_wal_replay_lsn()::text")
+                (lsn,) = cursor.fetchone()
         except DatabaseError as error:
-            self.mark_down(alias, error_summary(error))
+            self.failed(alias, error, started)
             return None
         return parse_lsn(lsn) if lsn else None
 
-    def check_now(self, alias: str) -> bool:
-        """Check a replica at once, whatever its last check; return whether it is healthy."""
-        with self._lock:
-            self._states.setdefault(alias, ReplicaState()).checked_at = time.monotonic()
-        self._check(alias)
-        return self._states[alias].healthy
+    def failed(self, alias: str, error: DatabaseError, started: float) -> None:
+        """A query on the replica failed: take it out, unless it is only busy behind its pooler,
+        which answers 503 (PoolWaitTimeout) instead. `started`: when the query was sent."""
+        if waited_in_pool(alias, started) and server_answers(alias):
+            connections[alias].close()  # the pooler disconnected it
+            raise PoolWaitTimeout(f"{alias}: no server connection free in its pool") from error
+        self.mark_down(alias, error_summary(error))
 
     def _check(self, alias: str) -> None:
+        started = time.monotonic()
         try:
-            in_recovery, lag_bytes, lag_seconds = _probe_query(alias, HEALTH_SQL)
+            with connections[alias].cursor() as cursor:
+                cursor.execute(HEALTH_SQL)
+                in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
         except DatabaseError as error:
-            self.mark_down(alias, error_summary(error))
+            self.failed(alias, error, started)
             return
         if not in_recovery:
             self.mark_down(alias, "not in recovery: it is a primary, not a replica")

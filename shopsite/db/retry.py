@@ -16,7 +16,7 @@ from functools import wraps
 
 from django.db import InterfaceError, OperationalError, connections
 
-from shopsite.db.replicas import PoolWaitTimeout, error_summary, pool, waited_in_pool
+from shopsite.db.replicas import pool
 from shopsite.db.router import PRIMARY, current_route
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -36,12 +36,8 @@ def retry_on_primary(view):
             failed = route.replica if route is not None else None
             if failed in (None, PRIMARY) or _connection_usable(failed) or not _unchanged(request, route):
                 raise
-            # After waiting out its pool: a replica whose server still answers is busy, not down.
-            # Waiting again in the primary's pool would double the visitor's wait: 503 at once.
-            if waited_in_pool(failed, started) and pool.check_now(failed):
-                connections[failed].close()
-                raise PoolWaitTimeout(f"{failed}: no server connection free in its pool") from error
-            pool.mark_down(failed, error_summary(error))
+            # Taken out; or, only busy behind its pooler, PoolWaitTimeout: the 503 page at once.
+            pool.failed(failed, error, started)
             route.fall_back_to_primary()
         return view(request, *args, **kwargs)
 

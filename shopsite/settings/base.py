@@ -97,6 +97,8 @@ DATABASE_APPLICATION_NAME = env.str("DATABASE_APPLICATION_NAME", default="shopsi
 # manage.py migrate and dbshell connect to PostgreSQL itself when these are set (a session of
 # their own, no statement limit: an index on a big table may take minutes; the lock limit stays,
 # so a migration stuck behind live traffic gives up rather than queueing every request behind it).
+# Their server (host, port, user, password) is used, with DATABASE_URL's database name: pointed
+# at another database (a benchmark's, a test's), a migration still migrates that one.
 DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
 REPLICA_DIRECT_URLS = env.list("REPLICA_DIRECT_URLS", default=[])
 DATABASE_SESSION = env.bool("DATABASE_SESSION", default=False) and bool(DATABASE_DIRECT_URL)
@@ -139,12 +141,24 @@ def database(url: str, *, connect_timeout: int) -> dict:
     return config
 
 
+def same_database(direct_url: str, url: str) -> str:
+    """Return the direct URL's server with the database name of `url`."""
+    return direct_url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1]
+
+
+_replica_urls = env.list("REPLICA_DATABASE_URLS", default=[])
 if DATABASE_SESSION:
-    DATABASES = {"default": database(DATABASE_DIRECT_URL, connect_timeout=DATABASE_CONNECT_TIMEOUT)}
-    _replica_urls = REPLICA_DIRECT_URLS
+    DATABASES = {
+        "default": database(
+            same_database(DATABASE_DIRECT_URL, env("DATABASE_URL")), connect_timeout=DATABASE_CONNECT_TIMEOUT
+        )
+    }
+    # Replicas without a direct URL are left out: migrate and dbshell read none.
+    _replica_urls = [
+        same_database(direct, url) for direct, url in zip(REPLICA_DIRECT_URLS, _replica_urls, strict=False)
+    ]
 else:
     DATABASES = {"default": database(env("DATABASE_URL"), connect_timeout=DATABASE_CONNECT_TIMEOUT)}
-    _replica_urls = env.list("REPLICA_DATABASE_URLS", default=[])
 # Behind a pooler, the router's health checks ask each replica's server itself (shopsite.db.replicas).
 REPLICA_PROBES: dict[str, dict] = {}
 for number, url in enumerate(_replica_urls, start=1):
