@@ -16,7 +16,7 @@ from functools import wraps
 
 from django.db import InterfaceError, OperationalError, connections
 
-from shopsite.db.replicas import pool
+from shopsite.db.replicas import PoolWaitTimeout, pool
 from shopsite.db.router import PRIMARY, current_route
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -31,6 +31,8 @@ def retry_on_primary(view):
         started = time.monotonic()
         try:
             return view(request, *args, **kwargs)
+        except PoolWaitTimeout:
+            raise  # a replica found busy, not down: answered 503 at once, never waited for twice
         except (OperationalError, InterfaceError) as error:
             route = current_route.get()
             failed = route.replica if route is not None else None
