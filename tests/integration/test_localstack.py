@@ -24,10 +24,10 @@ pytestmark = [
 ]
 
 
-def _localstack(*args: str) -> subprocess.CompletedProcess:
+def _localstack(*args: str, **extra: str) -> subprocess.CompletedProcess:
     env = {
         k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REPLICA_DATABASE_URLS", "REDIS_URL"}
-    }
+    } | extra
     return subprocess.run(
         [sys.executable, "-m", "shopsite.localstack", *args],
         capture_output=True,
@@ -98,3 +98,41 @@ def test_a_port_held_too_long_is_a_clear_error():
             localstack.check_port_free(port, "a test server", wait=1)
     finally:
         holder.close()
+
+
+def _pooler_config(url: str) -> dict[str, str]:
+    import psycopg2
+
+    console = psycopg2.connect(url)
+    console.autocommit = True  # the admin console knows no transactions
+    try:
+        with console.cursor() as cursor:
+            cursor.execute("SHOW CONFIG")
+            return {row[0]: row[1] for row in cursor.fetchall()}
+    finally:
+        console.close()
+
+
+@pytest.mark.skipif(not settings.DATABASE_POOLER, reason="the stack runs without its poolers")
+def test_up_with_another_pool_reloads_every_pooler_without_restarting_it():
+    before = [_pooler_config(url) for url in settings.POOLER_ADMIN_URLS]
+    try:
+        result = _localstack("up", POOL_SIZE="7", POOL_TIMEOUT="4")
+
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count("reloaded pgbouncer") == len(settings.POOLER_ADMIN_URLS)
+        # SIGHUP is asynchronous: the pooler reads its file again on its next loop.
+        deadline = time.monotonic() + 10
+        while not all(_pooler_config(url)["default_pool_size"] == "7" for url in settings.POOLER_ADMIN_URLS):
+            assert time.monotonic() < deadline, "the poolers did not take the new pool size"
+            time.sleep(0.05)
+        assert _pooler_config(settings.POOLER_ADMIN_URLS[0])["query_wait_timeout"] == "4"
+    finally:
+        restored = _localstack("up")
+    assert restored.returncode == 0, restored.stderr
+    deadline = time.monotonic() + 10
+    while [_pooler_config(url)["default_pool_size"] for url in settings.POOLER_ADMIN_URLS] != [
+        config["default_pool_size"] for config in before
+    ]:
+        assert time.monotonic() < deadline, "the poolers did not take their pool size back"
+        time.sleep(0.05)
