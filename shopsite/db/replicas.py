@@ -70,8 +70,8 @@ def waited_in_pool(alias: str, started: float) -> bool:
 
 
 def server_answers(alias: str) -> bool:
-    """Return whether the replica's PostgreSQL server itself answers, past its pooler (True when
-    there is no pooler to look past: the failure was the server's own)."""
+    """Return whether the replica's PostgreSQL server itself answers, past its pooler (False when
+    there is no pooler to look past: then the failure was the server's own)."""
     address = settings.REPLICA_PROBES.get(alias)
     if address is None:
         return False
