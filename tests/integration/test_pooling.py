@@ -232,3 +232,19 @@ def test_a_full_pool_answers_503_quickly_and_the_site_recovers_by_itself(shop_pa
     assert log.slowest.seconds < settings.DATABASE_POOL["timeout"] + 1, log.summary()
     # The load is over: the next visitors are served, without anything restarted.
     poll(lambda: Client().get(shop_page).status_code == 200, timeout=20, what="site serving again")
+
+
+def test_each_connection_says_who_it_is_on_the_server_behind_the_pooler():
+    for alias in ["default", *settings.REPLICA_ALIASES]:
+        with connections[alias].cursor() as cursor:
+            # The server connection the pooler lends carries the client's application_name.
+            cursor.execute("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            assert cursor.fetchone()[0] == settings.DATABASE_APPLICATION_NAME, alias
+    refresh = pooled(application_name="shopsite-refresh")
+    try:
+        with refresh.cursor() as cursor:
+            cursor.execute("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            assert cursor.fetchone()[0] == "shopsite-refresh"
+    finally:
+        refresh.rollback()
+        refresh.close()
