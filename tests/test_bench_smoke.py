@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-SCENARIOS = ["ingest", "eager", "reports", "web", "replicas", "refresh_load"]
+SCENARIOS = ["ingest", "eager", "reports", "web", "replicas", "refresh_load", "topology"]
 GOALS = [
     "category page vs hello world (no cookie: microcache)",
     "product page vs hello world (no cookie: microcache)",
@@ -26,6 +26,8 @@ GOALS = [
     "browse SELECTs on the replicas",
     "stale own-write reads, replay paused",
     "page p95 during a refresh vs before",
+    "server backends per server, many workers through PgBouncer",
+    "visitors served with 12 slow clients, behind nginx",
 ]
 SMOKE_TRIALS = 10  # bench/run.py's SMOKE["replicas"]
 RESULTS = Path(settings.BASE_DIR) / "bench" / "results"
@@ -165,3 +167,20 @@ def test_refresh_load_measured_the_page_before_and_during_a_refresh(smoke_run):
         assert refresh[cpu], cpu
         assert all(seconds >= 0 for seconds in refresh[cpu].values()), cpu
     assert refresh["errors"] == 0  # the page answered all along
+
+
+def test_topology_compared_the_pooler_with_direct_connections_and_nginx_with_gunicorn_alone(smoke_run):
+    topology = figures(smoke_run, "topology")
+
+    assert [row["setup"] for row in topology["pool"]] == ["PgBouncer", "direct"]
+    for row in topology["pool"]:
+        assert positive(row["rps"]), row
+        assert row["non_2xx"] == row["errors"] == 0, row
+        assert set(row["backends"]) == {
+            "primary",
+            *(f"replica {n}" for n in range(1, len(settings.REPLICA_ALIASES) + 1)),
+        }
+    assert [row["setup"] for row in topology["storm"]] == ["PgBouncer", "direct"]
+    assert all(positive(row["connections_per_s"]) for row in topology["storm"])
+    assert topology["storm"][0]["failed"] == 0  # 20 clients: neither pools nor max_connections run out
+    assert set(topology["slow_clients_answered"]) == {"gunicorn alone", "behind nginx"}

@@ -28,6 +28,7 @@ NGINX_TEMPLATE = BASE_DIR / "shopsite" / "deploy" / "nginx.conf"
 GUNICORN_CONFIG = BASE_DIR / "shopsite" / "deploy" / "gunicorn.conf.py"
 WEB_PORT = int(os.environ.get("STACK_WEB_PORT", "8080"))  # nginx, the address to open
 APP_PORT = int(os.environ.get("STACK_APP_PORT", "8081"))  # gunicorn, reached by nginx only
+STATIC_ROOT = BASE_DIR / "var" / "static"  # the settings' STATIC_ROOT: collectstatic's output
 
 
 def render(template: Path, values: dict[str, object]) -> str:
@@ -161,7 +162,7 @@ def serve(web_port: int = WEB_PORT, app_port: int = APP_PORT) -> None:
     """Run nginx and gunicorn in the foreground until Ctrl-C (or SIGTERM), then stop both."""
     env = production_environment(app_port)
     collect_static(env)
-    nginx = Nginx(VAR_DIR / "web", web_port, app_port, BASE_DIR / "var" / "static")
+    nginx = Nginx(VAR_DIR / "web", web_port, app_port, STATIC_ROOT)
     app = start_gunicorn(env, app_port)
     processes = [app]
     try:

@@ -3,6 +3,7 @@ slow clients, and a PgBouncer restarted under traffic is survived without restar
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import urllib.error
@@ -55,6 +56,11 @@ def test_nginx_serves_the_shop_with_forwarded_headers_gzip_and_a_size_limit(site
         assert response.status == 200
         assert response.headers["Content-Encoding"] == "gzip"
         assert response.headers["Server"] == "nginx"  # no version: server_tokens off
+    html = get(site.site + "/").body.decode()
+    stylesheet = re.search(r'href="(/static/[^"]+\.[0-9a-f]{12}\.css)"', html)[1]
+    static = get(site.site + stylesheet)
+    assert static.status_code == 200
+    assert static["Cache-Control"] == "public, max-age=31536000, immutable"  # by nginx, from disk
     too_big = urllib.request.Request(site.site + "/cart/", data=b"x" * (11 * 1024 * 1024), method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(too_big, timeout=10)

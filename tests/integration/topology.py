@@ -48,9 +48,10 @@ def served(directory: Path, *, workers: int = 2):
         "LOG_LEVEL": "WARNING",
     }
     processes: list[subprocess.Popen] = []
+    web.collect_static(env)  # the production settings' manifest storage needs it
     try:
         processes.append(web.start_gunicorn(env, app_port))
-        nginx = web.Nginx(directory / "nginx", web_port, app_port, directory / "static")
+        nginx = web.Nginx(directory / "nginx", web_port, app_port, web.STATIC_ROOT)
         processes.append(nginx.start())
         yield Served(f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{app_port}", web_port, app_port)
     finally:
