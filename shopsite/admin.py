@@ -16,10 +16,12 @@ class GrowingTableAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
-# Admin's date hierarchy reads <field>__year, __month and __day with int() into a date: a number
-# no date has overflows there (OverflowError, a 500) instead of being refused as a bad filter.
+# Admin's date hierarchy reads <field>__year, __month and __day with int() into a date, and
+# computes the end of that year, month or day: a number no date has overflows there
+# (OverflowError, a 500), and so does the year 9999, whose end would be in the year 10000.
 DATE_PARTS = ("__year", "__month", "__day")
 MAX_DATE_PART = 9999
+MAX_YEAR = 9998
 
 
 class AdminQueryMiddleware:
@@ -30,7 +32,7 @@ class AdminQueryMiddleware:
     they are refused here, once for all of them:
     - a NUL character anywhere: PostgreSQL text cannot hold it (psycopg2 refuses to send it,
       jsonb refuses \\u0000);
-    - a year, month or day that is a number beyond 9999, which the date hierarchy overflows on.
+    - a year beyond 9998, or a month or day beyond 9999, which the date hierarchy overflows on.
     """
 
     def __init__(self, get_response):
@@ -40,7 +42,7 @@ class AdminQueryMiddleware:
         if request.path.startswith(settings.ADMIN_URL_PREFIX) and any(
             "\x00" in key
             or any("\x00" in value for value in values)
-            or (key.endswith(DATE_PARTS) and any(map(_beyond_any_date, values)))
+            or (key.endswith(DATE_PARTS) and any(_beyond_any_date(key, value) for value in values))
             for key, values in request.GET.lists()
         ):
             # Answered, not raised: Django logs the 400 in one line, a raised one with a traceback.
@@ -48,8 +50,9 @@ class AdminQueryMiddleware:
         return self.get_response(request)
 
 
-def _beyond_any_date(value: str) -> bool:
+def _beyond_any_date(key: str, value: str) -> bool:
     try:
-        return abs(int(value)) > MAX_DATE_PART
+        number = abs(int(value))
     except ValueError:  # not a number (or longer than int() reads): admin refuses it itself
         return False
+    return number > (MAX_YEAR if key.endswith("__year") else MAX_DATE_PART)

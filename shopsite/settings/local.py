@@ -14,7 +14,8 @@ from .base import INSTALLED_APPS, MIDDLEWARE, env  # noqa: E402
 
 DEBUG = env.bool("DEBUG", default=True)
 INSTALLED_APPS = [*INSTALLED_APPS, "debug_toolbar"]
-MIDDLEWARE = ["debug_toolbar.middleware.DebugToolbarMiddleware", *MIDDLEWARE]
+# The toolbar, keeping the project's Server-Timing entries beside its own (shopsite/toolbar.py).
+MIDDLEWARE = ["shopsite.toolbar.ServerTimingKeepingToolbarMiddleware", *MIDDLEWARE]
 INTERNAL_IPS = ["127.0.0.1"]
 DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
 # Static files straight from the apps, so `collectstatic` is not needed to develop.
