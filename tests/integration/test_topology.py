@@ -3,7 +3,12 @@ slow clients, and a PgBouncer restarted under traffic is survived without restar
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -15,7 +20,7 @@ from django.conf import settings
 from shopsite import localstack
 from tests.integration.faults import RequestLog, poll, primary_wait
 from tests.integration.test_faults import MARGIN
-from tests.integration.topology import served, slow_clients
+from tests.integration.topology import free_port, served, slow_clients
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -117,3 +122,40 @@ def test_a_pooler_restarted_under_traffic_is_survived_without_restarting_gunicor
     print(f"\n{log.summary()}")
     assert not log.failed, log.failed
     assert log.slowest.seconds < primary_wait() + MARGIN, log.summary()
+
+
+def test_serve_runs_nginx_and_gunicorn_until_stopped_and_stops_both(tmp_path):
+    """`make serve`'s command itself: it prints its URL, serves through nginx, and a SIGTERM
+    stops nginx and gunicorn both."""
+    web_port, app_port = free_port(), free_port()
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("PYTEST", "DJANGO_SETTINGS"))
+    }
+    env |= {"STACK_WEB_PORT": str(web_port), "STACK_APP_PORT": str(app_port), "WEB_CONCURRENCY": "1"}
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "shopsite.localstack", "serve"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while not any("serving http://" in line for line in lines):
+            assert serve.poll() is None, lines
+            assert time.monotonic() < deadline, lines
+            lines.append(serve.stdout.readline())
+        assert f"serving http://127.0.0.1:{web_port}/" in lines[-1]
+        health = get(f"http://127.0.0.1:{web_port}/healthz")
+        assert health.status_code == 200
+        assert health["Server"] == "nginx"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=40)
+
+    assert "nginx and gunicorn stopped" in serve.stdout.read()
+    for port in (web_port, app_port):
+        with pytest.raises(ConnectionRefusedError):  # nothing listens any more
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
