@@ -107,7 +107,8 @@ DATABASE_SESSION = env.bool("DATABASE_SESSION", default=False) and bool(DATABASE
 REPLICA_POOL_TIMEOUT = env.int("REPLICA_POOL_TIMEOUT", default=2)
 # Each pooler's admin console (SHOW POOLS, SHOW CONFIG), primary first: what the stack started.
 POOLER_ADMIN_URLS = env.list("POOLER_ADMIN_URLS", default=[])
-# The pool behind each PgBouncer (read by the local stack, shown to staff): the seeds' QueuePool.
+# The pool behind each PgBouncer: the local stack configures it from these same variables (the seeds'
+# QueuePool settings); tests compare what the poolers run with these.
 DATABASE_POOL = {
     "size": env.int("POOL_SIZE", default=20),
     "overflow": env.int("POOL_OVERFLOW", default=10),
