@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import resource
 import signal
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from string import Template
 
 from . import postgres
 from .config import BASE_DIR, HOST, PG_USER, POOLER_PORT, StackError
-from .processes import as_owner, check_port_free, find_binary, pg_owner, wait
+from .processes import as_owner, check_port_free, find_binary, pg_owner, port_taken, wait
 
 TEMPLATE = BASE_DIR / "shopsite" / "deploy" / "pgbouncer.ini"
 # Open files: two per client (its socket and a server's), and 200 clients are tested.
@@ -119,11 +118,7 @@ def pid(pooler: Pooler) -> int | None:
 
 
 def answers(pooler: Pooler) -> bool:
-    try:
-        with socket.create_connection((HOST, pooler.port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    return port_taken(pooler.port)
 
 
 def _write(path: Path, text: str, owner, mode: int = 0o600) -> bool:

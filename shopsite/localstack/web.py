@@ -14,7 +14,6 @@ import pwd
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import BASE_DIR, ENV_FILE, HOST, VAR_DIR, StackError
-from .processes import check_port_free, find_binary, wait
+from .processes import check_port_free, find_binary, port_taken, wait
 
 NGINX_TEMPLATE = BASE_DIR / "shopsite" / "deploy" / "nginx.conf"
 GUNICORN_CONFIG = BASE_DIR / "shopsite" / "deploy" / "gunicorn.conf.py"
@@ -95,17 +94,9 @@ class Nginx:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        if not wait(lambda: _answers(self.listen_port) or process.poll() is not None, 10) or process.poll():
+        if not wait(lambda: port_taken(self.listen_port) or process.poll() is not None, 10) or process.poll():
             raise StackError(f"nginx did not start on port {self.listen_port}: see {self.error_log}")
         return process
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def secret_key() -> str:
@@ -141,7 +132,7 @@ def start_gunicorn(env: dict[str, str], app_port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [str(gunicorn), "-c", str(GUNICORN_CONFIG), "shopsite.wsgi"], cwd=BASE_DIR, env=env
     )
-    if not wait(lambda: _answers(app_port) or process.poll() is not None, 30) or process.poll():
+    if not wait(lambda: port_taken(app_port) or process.poll() is not None, 30) or process.poll():
         raise StackError(f"gunicorn did not start on port {app_port} (its errors are above)")
     return process
 
@@ -180,12 +171,18 @@ def serve(web_port: int = WEB_PORT, app_port: int = APP_PORT) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         print("localstack: nginx and gunicorn stopped")
+
+
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """Stop the processes, the last started first (SIGTERM, then SIGKILL after 20 s)."""
+    for process in reversed(processes):
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -55,14 +55,7 @@ def served(directory: Path, *, workers: int = 2):
         processes.append(nginx.start())
         yield Served(f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{app_port}", web_port, app_port)
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        web.stop_processes(processes)
 
 
 @contextmanager
