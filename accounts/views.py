@@ -33,6 +33,7 @@ from accounts.services import (
     order_place,
 )
 from catalog.services import OutOfStock, ProductUnavailable
+from shopsite.caching.page_cache import show_fresh_pages
 from shopsite.db.retry import retry_on_primary
 
 ORDERS_PER_PAGE = 20
@@ -171,6 +172,7 @@ def _checkout_place(request: HttpRequest) -> HttpResponse:
             messages.error(request, _why_refused(refused))
             return _see_other(reverse("accounts:cart"))
         cart.clear()
+        show_fresh_pages(request.session)  # saved with the emptied cart, under its lock
     return session_cookie_renewed(_order_placed(request, order.pk), cart)
 
 

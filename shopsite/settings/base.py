@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.cart",
             ],
+            "libraries": {"pages": "shopsite.page_tags"},
         },
     },
 ]
@@ -201,8 +202,13 @@ if not re.fullmatch(r"\d+(kB|MB|GB|TB)", REPORTS_REFRESH_WORK_MEM):
     raise ImproperlyConfigured(
         f"REPORTS_REFRESH_WORK_MEM is {REPORTS_REFRESH_WORK_MEM!r}: a size such as 64MB"
     )
-# Home and category pages for visitors without cookies come from Redis this long (0: never).
+# Home, category and product pages come from Redis this long (0: never), with each visitor's own
+# parts filled in (shopsite.caching.page_cache): these, built per request for every page.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=10)
+PAGE_CACHE_PARTS = {
+    "account": "accounts.page_parts.account_links",
+    "messages": "accounts.page_parts.messages_list",
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

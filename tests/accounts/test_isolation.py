@@ -1,10 +1,12 @@
 """One customer never sees or changes another's orders, cart or account, and no cache carries one
 visitor's content to another."""
 
+import re
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 from django.urls import reverse
 from django_redis import get_redis_connection
@@ -227,3 +229,34 @@ def test_pages_with_a_visitors_header_say_they_vary_by_cookie(alice, shop):
     for url in _shop_urls(alice, shop):
         response = alice.get(url)
         assert "Cookie" in response.get("Vary", ""), url
+
+
+def _csrf_secret_in(content: str) -> str:
+    token = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"', content)[1]
+    return _unmask_cipher_token(token)
+
+
+def test_pages_from_the_cache_carry_each_visitors_own_parts_and_nobody_elses(alice, bob, shop, page_cache_on):
+    catalog_urls = _shop_urls(alice, shop)[:4]  # the cached ones: home, category pages, a product
+    for url in catalog_urls:
+        Client().get(url)  # a new visitor's request caches the page
+    anonymous = Client()
+
+    leaks = []
+    for url in catalog_urls:
+        hers, his, nobodys = alice.get(url), bob.get(url), anonymous.get(url)
+        assert (hers.context, his.context, nobodys.context) == (None, None, None), url  # all from Redis
+        assert 'aria-label="3 items"' in hers.content.decode(), url  # her own parts are on her page
+        for visitor, response in (("B", his), ("anonymous", nobodys)):
+            content = response.content.decode()
+            markers = [marker for marker in _as_markers(alice) if marker in content]
+            if visitor == "B":
+                markers = [marker for marker in markers if marker != "Log out"]  # B is logged in too
+            leaks += [f"{visitor} GET {url} shows {marker!r}" for marker in markers]
+    product = _shop_urls(alice, shop)[3]
+    for client in (alice, bob, anonymous):
+        # Each visitor's forms carry a token of their own CSRF secret, the one in their cookie.
+        secret = _csrf_secret_in(client.get(product).content.decode())
+        assert secret == client.cookies[settings.CSRF_COOKIE_NAME].value
+
+    assert not leaks, "\n".join(leaks)
