@@ -1,13 +1,15 @@
-"""Template helpers of the shop's pages: query-string links, stock states, details tables."""
+"""Template helpers of the shop's pages: query-string links, stock states, details tables, and
+the repeated parts of the catalog pages (catalog.fragments)."""
 
 from django import template
 from django.http import QueryDict
+from django.utils.safestring import SafeString
 
+from catalog import fragments
 from catalog.details import MAX_DETAILS_DEPTH
+from catalog.filters import ProductFilters
 
 register = template.Library()
-
-LOW_STOCK = 5
 
 
 @register.simple_tag(takes_context=True)
@@ -33,11 +35,20 @@ def query_without(context, key: str, value: str) -> str:
 @register.filter
 def stock_state(stock: int) -> dict:
     """Return what a customer reads about a stock level, and its CSS class."""
-    if stock <= 0:
-        return {"label": "Out of stock", "css": "stock-out"}
-    if stock <= LOW_STOCK:
-        return {"label": f"Only {stock} left", "css": "stock-low"}
-    return {"label": "In stock", "css": "stock-in"}
+    label, css = fragments.stock_state(stock)
+    return {"label": label, "css": css}
+
+
+@register.simple_tag
+def product_cards(products, *, stock: bool = False, category: bool = False) -> SafeString:
+    """{% product_cards page stock=True %}: a card per product (catalog.fragments)."""
+    return fragments.product_cards(products, stock=stock, category=category)
+
+
+@register.simple_tag
+def facet_options(facet: str, values, filters: ProductFilters) -> SafeString:
+    """{% facet_options facet values filters %}: a checkbox per value, the chosen ones checked."""
+    return fragments.facet_options(facet, values, filters.attributes.get(facet, ()))
 
 
 @register.filter
