@@ -155,44 +155,72 @@ def _facet_counts(category: CategoryInfo, filters: ProductFilters) -> dict[str, 
     return counts
 
 
-def product_for_page(slug: str) -> Product | None:
-    """Return an active product with its category for the product page; None if there is none."""
-    return (
-        Product.objects.active()
-        .select_related("category")
-        .only(
-            "id",
-            "sku",
-            "slug",
-            "name",
-            "price",
-            "stock",
-            "details",
-            "updated",
-            "category__id",
-            "category__name",
-            "category__slug",
+class _NoSuchProduct(Exception):
+    """Raised out of a cache build so that nothing is cached for an unknown or inactive slug."""
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    product: Product  # with its category
+    related: list[dict]
+
+
+def product_page(slug: str) -> ProductPage | None:
+    """Return an active product with its category and related products for its page; None if
+    there is none.
+
+    All but the stock is cached until a catalog write (admin saves and imports bump the
+    namespace), one Redis round trip: a warm page then runs one small query, the stock, which
+    checkouts change without a bump. A product gone or deactivated since is None at once.
+    """
+    built = []
+
+    def build() -> ProductPage:
+        product = (
+            Product.objects.active()
+            .select_related("category")
+            .only(
+                "id",
+                "sku",
+                "slug",
+                "name",
+                "price",
+                "stock",
+                "details",
+                "category__id",
+                "category__name",
+                "category__slug",
+            )
+            .filter(slug=slug)
+            .first()
         )
-        .filter(slug=slug)
-        .first()
-    )
+        if product is None:
+            raise _NoSuchProduct(slug)
+        built.append(product)
+        return ProductPage(product, related_products(product=product))
+
+    try:
+        page = get_or_build("catalog", "product-page", slug, build=build, timeout=CATALOG_TTL)
+    except _NoSuchProduct:
+        return None
+    if not built:  # from the cache: its stock is as old as the entry
+        stock = Product.objects.active().filter(pk=page.product.pk).values_list("stock", flat=True).first()
+        if stock is None:
+            return None
+        page.product.stock = stock
+    return page
 
 
 def related_products(*, product: Product, limit: int = RELATED_SHOWN) -> list[dict]:
-    """Return active products of the same category closest in price, cached per product version."""
-
-    def build() -> list[dict]:
-        related = (
-            Product.objects.active()
-            .filter(category_id=product.category_id)
-            .exclude(pk=product.pk)
-            .order_by(Abs(F("price") - product.price), "id")
-            .values("name", "slug", "price")[:limit]
-        )
-        return list(related)
-
-    parts = ("related", product.pk, product.updated.timestamp(), limit)
-    return get_or_build("catalog", *parts, build=build, timeout=CATALOG_TTL)
+    """Return active products of the same category closest in price."""
+    related = (
+        Product.objects.active()
+        .filter(category_id=product.category_id)
+        .exclude(pk=product.pk)
+        .order_by(Abs(F("price") - product.price), "id")
+        .values("name", "slug", "price")[:limit]
+    )
+    return list(related)
 
 
 def product_colors(*, limit: int) -> list[str]:

@@ -56,8 +56,7 @@ def category(request, slug: str):
 @require_safe
 @cache_page_for_visitors("catalog")
 def product(request, slug: str):
-    product = selectors.product_for_page(slug)
-    if product is None:
+    page = selectors.product_page(slug)
+    if page is None:
         raise Http404("No such product")
-    context = {"product": product, "related": selectors.related_products(product=product)}
-    return render(request, "catalog/product.html", context)
+    return render(request, "catalog/product.html", {"product": page.product, "related": page.related})

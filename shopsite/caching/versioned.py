@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -154,6 +155,15 @@ def failed_bumps_collected() -> Iterator[list[NamespaceBumpFailed]]:
         _failed_bumps.reset(token)
 
 
+def _set_if_picklable(key: str, entry: object, timeout: int) -> None:
+    """Cache an entry, unless it cannot be pickled (a product's details nested deeper than
+    pickle recurses, written around the import's checks): it is then served uncached."""
+    try:
+        cache.set(key, entry, timeout)
+    except (pickle.PicklingError, RecursionError) as error:
+        logger.warning("%s not cached: its value cannot be pickled (%s)", key, type(error).__name__)
+
+
 def value_of_version(entry: object, version: int | None) -> object:
     """Return the value of an entry `(version built in, value)` if it was built in `version`,
     else MISSING (no entry, no version, or an older one)."""
@@ -196,7 +206,7 @@ def get_or_build(
     if acquired:
         try:
             value = build()
-            cache.set(key, (version, value), timeout)
+            _set_if_picklable(key, (version, value), timeout)
             return value
         finally:
             with contextlib.suppress(RedisError):  # it expires on its own

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from catalog.models import Product
 from catalog.templatetags.shop import detail_rows
 from shopsite.caching.versioned import namespace_bump
 from tests.factories import CategoryFactory, ProductFactory
@@ -89,6 +90,32 @@ def test_product_page_queries_do_not_grow(client, shirts, django_assert_num_quer
     assert response.status_code == 200
     with django_assert_num_queries(1):
         assert client.get(product.get_absolute_url()).status_code == 200
+
+
+def test_a_product_page_shows_its_stock_now_and_the_rest_as_of_the_last_catalog_write(client, shirts):
+    product = ProductFactory(category=shirts, name="Oxford shirt", stock=9)
+    client.get(product.get_absolute_url())  # its page's catalog part is cached now
+    Product.objects.filter(pk=product.pk).update(stock=2, name="Renamed shirt")  # no bump
+
+    before_the_bump = client.get(product.get_absolute_url()).content.decode()
+    namespace_bump("catalog")
+    after_the_bump = client.get(product.get_absolute_url()).content.decode()
+
+    assert "Only 2 left" in before_the_bump  # checkouts change stock without a bump: read each time
+    assert "Oxford shirt" in before_the_bump
+    assert "Renamed shirt" in after_the_bump
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, None])
+def test_a_product_deactivated_or_deleted_without_a_bump_is_a_404_at_once(client, shirts, change):
+    product = ProductFactory(category=shirts)
+    assert client.get(product.get_absolute_url()).status_code == 200
+    if change:
+        Product.objects.filter(pk=product.pk).update(**change)
+    else:
+        Product.objects.filter(pk=product.pk).delete()
+
+    assert client.get(product.get_absolute_url()).status_code == 404
 
 
 def test_a_warm_page_takes_one_redis_round_trip_per_cached_part(client, shirts):
