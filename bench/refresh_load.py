@@ -35,7 +35,7 @@ sys.path.insert(0, str(BASE_DIR))
 from common import machine_line, save_results  # noqa: E402
 from cpu import ProcessCPU, cores  # noqa: E402
 from python_profile import PythonProfile, available, children  # noqa: E402
-from web import Gunicorn, pages, server_environment, wrk  # noqa: E402
+from web import Gunicorn, catalog_paths, server_environment, shop_data, wrk  # noqa: E402
 
 # The refresh's connection is named this (application_name), so that the bench finds its backend.
 REFRESH_APPLICATION_NAME = "shopsite-bench-refresh"
@@ -173,7 +173,7 @@ def main() -> None:
     import django
 
     django.setup()
-    _, category_path, _ = pages(env)[2]
+    category_path, _ = catalog_paths(shop_data(env, 0))
     workers, work_mem = server_defaults()
     variants = [
         (

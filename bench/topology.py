@@ -27,7 +27,7 @@ sys.path.insert(0, str(BASE_DIR / "bench"))
 sys.path.insert(0, str(BASE_DIR))
 
 from common import machine_line, save_results  # noqa: E402
-from web import Gunicorn, pages, server_environment, wrk  # noqa: E402
+from web import Gunicorn, catalog_paths, server_environment, shop_data, wrk  # noqa: E402
 
 from shopsite.localstack import web as stack_web  # noqa: E402
 from tests.integration.topology import slow_clients  # noqa: E402
@@ -98,11 +98,11 @@ def workers_against_the_pool(env: dict, *, workers: int, connections: int, secon
     rows = []
     for label, server_env in (("PgBouncer", env), ("direct", direct_environment(env))):
         with Gunicorn(server_env, workers=workers) as base:
-            _, path, headers = next(page for page in pages(server_env) if "rendered" in page[0])
+            path, _ = catalog_paths(shop_data(server_env, 0))  # rendered each time (miss.lua): queries
             for _ in range(2):  # every worker connects, as after a deploy
-                wrk(base + path, seconds=1, connections=connections, headers=headers)
+                wrk(base + path, seconds=1, connections=connections, script="miss.lua")
             with BackendPeak(server_urls(server_env)) as backends:
-                result = wrk(base + path, seconds=seconds, connections=connections, headers=headers)
+                result = wrk(base + path, seconds=seconds, connections=connections, script="miss.lua")
         rows.append({"setup": label, **result, "backends": backends.peak})
     return rows
 
@@ -212,8 +212,9 @@ def report(args, pool_rows, storm_rows, nginx) -> tuple[str, dict]:
         f"### {args.workers} gunicorn workers (as 4 app servers x {args.workers // 4}) against a pool of "
         f"{size} per server",
         "",
-        f"wrk, {args.connections} connections, {args.seconds}s, on the rendered category page (a visitor "
-        "with a cookie: reads from the replicas). Backends: the most client backends each PostgreSQL "
+        f"wrk, {args.connections} connections, {args.seconds}s, on the rendered category page "
+        "(a new query string each time, so a page cache miss: reads from the replicas). "
+        "Backends: the most client backends each PostgreSQL "
         "server had on the benchmark database during the run.",
         "",
         "| connections | requests/s | p50 ms | p99 ms | errors | server backends (peak) |",

@@ -18,8 +18,10 @@ from django.conf import settings
 
 SCENARIOS = ["ingest", "eager", "reports", "web", "replicas", "refresh_load", "topology"]
 GOALS = [
-    "category page vs hello world (no cookie: microcache)",
-    "product page vs hello world (no cookie: microcache)",
+    "journey mix vs hello world (16 visitors with cookies)",
+    "p99 of the journey mix, 16 connections",
+    "rendered category page (cache miss) vs hello world",
+    "rendered product page (cache miss) vs hello world",
     "warm dashboard: queries (the user's only)",
     "live aggregate vs its view (sales_daily)",
     "import path vs raw COPY (new products)",
@@ -134,7 +136,8 @@ def test_web_loaded_every_page_without_a_failed_request(smoke_run):
     table = (smoke_run / "web.md").read_text()
 
     assert positive(web["ceiling_rps"])
-    assert len(web["share_of_ceiling"]) == 7  # the ceiling, 3 cached pages, 2 rendered, the dashboard
+    # the ceiling; home, category and product pages four ways each; the dashboard
+    assert len(web["share_of_ceiling"]) == 14
     assert all(positive(share) for share in web["share_of_ceiling"].values()), web["share_of_ceiling"]
     assert web["share_of_ceiling"]["hello world (ceiling)"] == 1
     # Requests/s of a page answering errors would measure the errors: its row counts them.
@@ -142,6 +145,20 @@ def test_web_loaded_every_page_without_a_failed_request(smoke_run):
         (row,) = (line for line in table.splitlines() if line.startswith(f"| {page} (HTTP "))
         assert row.startswith(f"| {page} (HTTP 200)"), row
         assert row.endswith("| 0 | 0 |"), row  # no non-2xx answer, no socket error
+
+
+def test_web_ran_the_journey_mix_and_every_kind_of_visitor_was_served(smoke_run):
+    journeys = figures(smoke_run, "web")["journeys"]
+    counts = journeys["counts"]
+
+    assert positive(journeys["rps"])
+    assert positive(journeys["share_of_ceiling"])
+    assert positive(journeys["p99_ms"])
+    assert {"browse", "cart"} <= set(counts["journeys"])  # the two most frequent kinds of visitor
+    assert {"home", "category", "product", "cart"} <= set(counts["requests"])
+    assert counts["hits"], counts  # pages came from the page cache to visitors with cookies
+    # Every answer was a page or a redirect after a form: no form was refused, nothing failed.
+    assert set(counts["statuses"]) <= {"200", "303"}, counts["statuses"]
 
 
 def test_replicas_counted_the_browse_selects_and_every_trial(smoke_run):
