@@ -205,17 +205,24 @@ def test_after_the_fresh_window_an_ordering_customer_gets_cached_pages_again(cli
     assert client.get(product.get_absolute_url()).context is None
 
 
-def test_a_page_rendered_for_a_visitor_with_a_session_is_not_stored(client, cached_pages, category_url):
+def test_a_miss_by_a_signed_in_customer_stores_the_page_rendered_for_nobody(client, cached_pages, category_url):
     client.force_login(UserFactory(username="erin"))
     put_in_cart(client, {Product.objects.get(name="Blue shirt").pk: 2})
+    messages_cookie = "a-message"  # her messages cookie is hers too: not sent to the nobody render
+    client.cookies["messages"] = messages_cookie
 
     hers = client.get(category_url)
     anonymous = Client().get(category_url)
 
-    assert hers.context is not None
-    assert anonymous.context is not None  # nothing was stored from hers: rendered again, then stored
+    assert hers.context is not None  # rendered, for nobody
+    assert hers.context["user"].is_anonymous
+    assert hers.context["cart_count"] == 0
+    assert 'aria-label="2 items"' in hers.content.decode()  # her parts, filled in afterwards
+    assert "Log out" in hers.content.decode()
+    assert anonymous.context is None  # from the cache, stored by her request
     assert "erin" not in anonymous.content.decode()
     assert 'aria-label="2 items"' not in anonymous.content.decode()
+    assert "Log out" not in anonymous.content.decode()
 
 
 def test_text_from_the_database_cannot_forge_a_placeholder(client, cached_pages, shirts):

@@ -12,20 +12,26 @@ visitor who asked, so:
   cookie is valid (shopsite.db.routing), or who placed an order in the last
   PAGE_CACHE_SECONDS + REPLICA_MAX_LAG_SECONDS (`show_fresh_pages`), for whom a page cached before
   the order, or rendered from a replica that had not replayed it yet, would show the stock before it.
-Only a page rendered for a visitor without a session or messages is stored: nothing of anyone's
-is ever in a cached page. What others see late is what other customers changed, stock levels,
+Every page stored is rendered for nobody: on a miss, a visitor with a session has the page rendered
+for a copy of their request without them (no session, user, messages or their cookies), stored,
+then filled in with their parts, so nothing of anyone's is ever in a cached page, and visitors
+with sessions refill the cache as others do. What others see late is what other customers changed, stock levels,
 for at most PAGE_CACHE_SECONDS; a catalog write bumps the namespace and every page with it.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from functools import cache, wraps
+from importlib import import_module
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage import default_storage
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache as redis_cache
 from django.http import HttpRequest, HttpResponse
@@ -78,14 +84,15 @@ def cache_page_for_visitors(namespace: str):
                 return HttpResponse(_filled_in(content, request), content_type=content_type)
             token = _rendering_for_cache.set(True)
             try:
-                response = view(request, *args, **kwargs)
+                # Rendered for nobody: what is stored cannot hold anything of this visitor's.
+                response = view(request if shared else _as_nobody(request), *args, **kwargs)
             finally:
                 _rendering_for_cache.reset(token)
             if response.streaming:
                 return response
             content = CSRF_INPUT.sub(rb"\1" + CSRF_PLACEHOLDER + rb"\2", response.content)
-            # Only a plain 200 rendered for nobody in particular, setting no cookie, is everyone's.
-            if shared and response.status_code == 200 and not response.cookies:
+            # Only a plain 200 setting no cookie of its own is everyone's.
+            if response.status_code == 200 and not response.cookies:
                 if version is None:
                     version = namespace_version(namespace)
                 if version is not None:  # None: Redis does not answer
@@ -129,6 +136,22 @@ def _must_see_own_writes(request: HttpRequest, *, has_session: bool) -> bool:
         return False  # no session, no order: nothing to look up
     until = request.session.get(FRESH_PAGES_UNTIL)
     return isinstance(until, int | float) and time.time() < until
+
+
+def _as_nobody(request: HttpRequest) -> HttpRequest:
+    """Return a copy of the request without its visitor: no session, user, messages or the
+    cookies that name them. (Its META is the request's: a CSRF token the page asks for is the
+    visitor's, and it is taken out of the page before it is stored.)"""
+    nobody = copy.copy(request)
+    nobody.COOKIES = {name: value for name, value in request.COOKIES.items() if name not in _personal_cookies()}
+    nobody.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    nobody.user = AnonymousUser()
+    nobody._messages = default_storage(nobody)
+    return nobody
+
+
+def _personal_cookies() -> set[str]:
+    return {settings.SESSION_COOKIE_NAME, CookieStorage.cookie_name, settings.READ_YOUR_WRITES_COOKIE}
 
 
 def _filled_in(content: bytes, request: HttpRequest) -> bytes:
