@@ -205,7 +205,9 @@ def test_after_the_fresh_window_an_ordering_customer_gets_cached_pages_again(cli
     assert client.get(product.get_absolute_url()).context is None
 
 
-def test_a_miss_by_a_signed_in_customer_stores_the_page_rendered_for_nobody(client, cached_pages, category_url):
+def test_a_miss_by_a_signed_in_customer_stores_the_page_rendered_for_nobody(
+    client, cached_pages, category_url
+):
     client.force_login(UserFactory(username="erin"))
     put_in_cart(client, {Product.objects.get(name="Blue shirt").pk: 2})
     messages_cookie = "a-message"  # her messages cookie is hers too: not sent to the nobody render

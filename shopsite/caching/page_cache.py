@@ -15,8 +15,9 @@ visitor who asked, so:
 Every page stored is rendered for nobody: on a miss, a visitor with a session has the page rendered
 for a copy of their request without them (no session, user, messages or their cookies), stored,
 then filled in with their parts, so nothing of anyone's is ever in a cached page, and visitors
-with sessions refill the cache as others do. What others see late is what other customers changed, stock levels,
-for at most PAGE_CACHE_SECONDS; a catalog write bumps the namespace and every page with it.
+with sessions refill the cache as others do. What others see late is what other customers
+changed, stock levels, for at most PAGE_CACHE_SECONDS; a catalog write bumps the namespace and
+every page with it.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def _as_nobody(request: HttpRequest) -> HttpRequest:
     cookies that name them. (Its META is the request's: a CSRF token the page asks for is the
     visitor's, and it is taken out of the page before it is stored.)"""
     nobody = copy.copy(request)
-    nobody.COOKIES = {name: value for name, value in request.COOKIES.items() if name not in _personal_cookies()}
+    personal = _personal_cookies()
+    nobody.COOKIES = {name: value for name, value in request.COOKIES.items() if name not in personal}
     nobody.session = import_module(settings.SESSION_ENGINE).SessionStore()
     nobody.user = AnonymousUser()
     nobody._messages = default_storage(nobody)
