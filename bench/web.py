@@ -174,7 +174,8 @@ class Browser:
     a real browser reaches the shop over HTTPS; the benchmark talks to gunicorn on loopback."""
 
     def __init__(self, base: str, cookies: dict[str, str] | None = None):
-        self.host, self.port = urllib.parse.urlsplit(base).hostname, urllib.parse.urlsplit(base).port
+        address = urllib.parse.urlsplit(base)
+        self.host, self.port = address.hostname, address.port
         self.cookies = dict(cookies or {})
         self.token = ""
 
