@@ -1,4 +1,5 @@
-"""ASGI entry point."""
+"""ASGI entry point: `gunicorn -c shopsite/deploy/gunicorn.conf.py` with WEB_SERVER=asgi (uvicorn's
+worker). The async pools' lifespan and the live endpoints (shopsite.live), then Django."""
 
 import os
 
@@ -6,4 +7,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings.production")
 
-application = get_asgi_application()
+django_application = get_asgi_application()  # sets Django up: shopsite.live imports models
+
+from shopsite.live import asgi  # noqa: E402
+
+application = asgi(django_application)

@@ -1,4 +1,5 @@
-"""WSGI entry point for gunicorn: `gunicorn shopsite.wsgi`."""
+"""WSGI entry point: `gunicorn -c shopsite/deploy/gunicorn.conf.py` (WEB_SERVER=wsgi, the default).
+The live endpoints' sync twin (shopsite.live), then Django."""
 
 import os
 
@@ -6,4 +7,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings.production")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()  # sets Django up: shopsite.live imports models
+
+from shopsite.live import wsgi  # noqa: E402
+
+application = wsgi(django_application)

@@ -24,10 +24,13 @@ import threading
 import time
 from dataclasses import dataclass
 
+import psycopg
 import psycopg2
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import OperationalError, connections
+
+from shopsite.db import async_pool
 
 logger = logging.getLogger("shopsite.replicas")
 
@@ -139,6 +142,11 @@ class ReplicaPool:
 
     def mark_down(self, alias: str, reason: str) -> None:
         """Take a replica out of rotation for the back-off period."""
+        self.take_out(alias, reason)
+        connections[alias].close()
+
+    def take_out(self, alias: str, reason: str) -> None:
+        """Take a replica out of rotation, leaving its connections alone (the async path has its own)."""
         with self._lock:
             state = self._states.setdefault(alias, ReplicaState())
             was_healthy = state.healthy
@@ -146,7 +154,6 @@ class ReplicaPool:
             state.reason = reason
             state.down_until = time.monotonic() + settings.REPLICA_BACKOFF_SECONDS
             state.checked_at = float("-inf")  # check again as soon as the back-off ends
-        connections[alias].close()
         if was_healthy:
             logger.warning(
                 "replica %s taken out for %ss: %s", alias, settings.REPLICA_BACKOFF_SECONDS, reason
@@ -177,16 +184,21 @@ class ReplicaPool:
         try:
             with connections[alias].cursor() as cursor:
                 cursor.execute(HEALTH_SQL)
-                in_recovery, lag_bytes, lag_seconds = cursor.fetchone()
+                row = cursor.fetchone()
         except DatabaseError as error:
             self.failed(alias, error, started)
             return
+        self._record(alias, row, self.mark_down)
+
+    def _record(self, alias: str, row: tuple, take_out) -> None:
+        """Keep a replica in rotation or take it out (`take_out(alias, reason)`) by its health row."""
+        in_recovery, lag_bytes, lag_seconds = row
         if not in_recovery:
-            self.mark_down(alias, "not in recovery: it is a primary, not a replica")
+            take_out(alias, "not in recovery: it is a primary, not a replica")
         elif lag_seconds > settings.REPLICA_MAX_LAG_SECONDS:
-            self.mark_down(alias, f"lags {lag_seconds:.1f}s (limit {settings.REPLICA_MAX_LAG_SECONDS}s)")
+            take_out(alias, f"lags {lag_seconds:.1f}s (limit {settings.REPLICA_MAX_LAG_SECONDS}s)")
         elif lag_bytes > settings.REPLICA_MAX_LAG_BYTES:
-            self.mark_down(alias, f"lags {int(lag_bytes)} bytes (limit {settings.REPLICA_MAX_LAG_BYTES})")
+            take_out(alias, f"lags {int(lag_bytes)} bytes (limit {settings.REPLICA_MAX_LAG_BYTES})")
         else:
             with self._lock:
                 state = self._states[alias]
@@ -194,6 +206,46 @@ class ReplicaPool:
                 state.healthy, state.reason = True, ""
             if was_down:
                 logger.info("replica %s put back", alias)
+
+    # The same rules for the async path (shopsite.live), over its own connections
+    # (shopsite.db.async_pool). A full async pool (PoolTimeout) is busy, not down: it propagates,
+    # and the endpoint answers the 503 page.
+
+    async def achoose(self) -> str | None:
+        """Return a healthy replica picked at random, or None: `choose()`, checking on the event loop."""
+        candidates = list(settings.REPLICA_ALIASES)
+        random.shuffle(candidates)
+        checked = False
+        for alias in candidates:
+            status = self._status(alias, may_check=not checked)
+            if status == "check":
+                checked = True
+                await self._acheck(alias)
+                status = "healthy" if self._states[alias].healthy else "down"
+            if status == "healthy":
+                return alias
+        return None
+
+    async def areplay_lsn(self, alias: str) -> int | None:
+        """Return the WAL position a replica has replayed up to, or None if it cannot say."""
+        try:
+            async with async_pool.connection(alias) as conn:
+                cursor = await conn.execute("SELECT pg_last_wal_replay_lsn()::text")
+                (lsn,) = await cursor.fetchone()
+        except (psycopg.Error, OSError) as error:
+            self.take_out(alias, error_summary(error))
+            return None
+        return parse_lsn(lsn) if lsn else None
+
+    async def _acheck(self, alias: str) -> None:
+        try:
+            async with async_pool.connection(alias) as conn:
+                cursor = await conn.execute(HEALTH_SQL)
+                row = await cursor.fetchone()
+        except (psycopg.Error, OSError) as error:
+            self.take_out(alias, error_summary(error))
+            return
+        self._record(alias, row, self.take_out)
 
 
 def error_summary(error: BaseException) -> str:

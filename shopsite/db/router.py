@@ -53,6 +53,18 @@ class Route:
         self.served.add(alias)
         return alias
 
+    async def aread_alias(self) -> str:
+        """`read_alias()` for the async path (shopsite.live): the same rules, the replica's checks
+        made on the event loop. It runs no Django transaction, so only a write pins the primary."""
+        if self.pin_primary or self.wrote:
+            alias = PRIMARY
+        else:
+            if self.replica is None:
+                self.replica = await self._achoose()
+            alias = self.replica
+        self.served.add(alias)
+        return alias
+
     def note_write(self) -> None:
         """Send every later read of the request to the primary: it has written."""
         self.wrote = True
@@ -72,6 +84,17 @@ class Route:
             replayed = pool.replay_lsn(replica)
             if replayed is None or replayed < self.required_lsn:
                 return PRIMARY  # not caught up with this client's writes yet
+            self.caught_up = True
+        return replica
+
+    async def _achoose(self) -> str:
+        replica = await pool.achoose()
+        if replica is None:
+            return PRIMARY
+        if self.required_lsn is not None:
+            replayed = await pool.areplay_lsn(replica)
+            if replayed is None or replayed < self.required_lsn:
+                return PRIMARY
             self.caught_up = True
         return replica
 

@@ -1,5 +1,10 @@
-"""gunicorn behind nginx (shopsite/deploy/nginx.conf): `gunicorn -c shopsite/deploy/gunicorn.conf.py
-shopsite.wsgi`. Every value can come from the environment.
+"""gunicorn behind nginx (shopsite/deploy/nginx.conf): `gunicorn -c shopsite/deploy/gunicorn.conf.py`.
+Every value can come from the environment.
+
+WEB_SERVER picks the application and the worker: `wsgi` (the default) serves shopsite.wsgi with
+sync workers; `asgi` serves shopsite.asgi with uvicorn's worker, where the live endpoints
+(shopsite.live) wait for the database on an event loop instead of holding a worker each.
+gunicorn stays the process manager either way: the same bind, timeouts, restarts and signals.
 
 Sync workers: nginx buffers every request and response, so a worker only ever talks to nginx on
 loopback and is never held by a slow client. Each worker is one database client per alias; the
@@ -11,7 +16,11 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8081")  # loopback: only nginx reaches it
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "sync"
+WEB_SERVER = os.environ.get("WEB_SERVER", "wsgi")
+if WEB_SERVER not in ("wsgi", "asgi"):
+    raise SystemExit(f"WEB_SERVER is {WEB_SERVER!r}: wsgi or asgi")
+wsgi_app = f"shopsite.{WEB_SERVER}:application"
+worker_class = "uvicorn_worker.UvicornWorker" if WEB_SERVER == "asgi" else "sync"
 # A request still running after this long is killed, and its worker replaced. Above the
 # database's statement_timeout (5 s), which ends a slow query first and answers an error page.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

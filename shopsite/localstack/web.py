@@ -129,9 +129,7 @@ def production_environment(app_port: int) -> dict[str, str]:
 def start_gunicorn(env: dict[str, str], app_port: int) -> subprocess.Popen:
     check_port_free(app_port, "gunicorn")
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [str(gunicorn), "-c", str(GUNICORN_CONFIG), "shopsite.wsgi"], cwd=BASE_DIR, env=env
-    )
+    process = subprocess.Popen([str(gunicorn), "-c", str(GUNICORN_CONFIG)], cwd=BASE_DIR, env=env)
     if not wait(lambda: port_taken(app_port) or process.poll() is not None, 30) or process.poll():
         raise StackError(f"gunicorn did not start on port {app_port} (its errors are above)")
     return process
@@ -160,7 +158,8 @@ def serve(web_port: int = WEB_PORT, app_port: int = APP_PORT) -> None:
         processes.append(nginx.start())
         print(
             f"localstack: serving http://{HOST}:{web_port}/ "
-            f"(nginx -> gunicorn {env.get('WEB_CONCURRENCY', '2')} workers on {app_port}, production "
+            f"(nginx -> gunicorn {env.get('WEB_CONCURRENCY', '2')} {env.get('WEB_SERVER', 'wsgi')} workers "
+            f"on {app_port}, production "
             "settings -> PgBouncer -> PostgreSQL; Ctrl-C stops)",
             flush=True,
         )

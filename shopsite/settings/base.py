@@ -118,6 +118,17 @@ DATABASE_POOL = {
     "recycle": env.int("POOL_RECYCLE", default=3600),
     "pre_ping": env.bool("POOL_PRE_PING", default=True),
 }
+# The async pool of each alias, per ASGI worker (shopsite.db.async_pool): the live endpoints'
+# connections. A request that finds none free within `timeout` seconds gets the 503 page.
+ASYNC_POOL = {
+    "min_size": env.int("ASYNC_POOL_MIN_SIZE", default=1),
+    "size": env.int("ASYNC_POOL_SIZE", default=10),
+    "timeout": env.float("ASYNC_POOL_TIMEOUT", default=1.0),
+    "recycle": env.float("ASYNC_POOL_RECYCLE", default=3600.0),
+    # Checked before each use, as CONN_HEALTH_CHECKS checks Django's: a connection a pooler restart
+    # closed is replaced, not failed on (which would take its replica out of rotation).
+    "check": env.bool("ASYNC_POOL_CHECK", default=True),
+}
 
 
 def database(url: str, *, connect_timeout: int) -> dict:
