@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 
 import psycopg
 from django.conf import settings
+from django.db import connections
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -32,8 +33,9 @@ _loop: asyncio.AbstractEventLoop | None = None
 
 
 def conninfo(alias: str) -> str:
-    """Return the libpq connection string of a database alias, from its DATABASES entry."""
-    db = settings.DATABASES[alias]
+    """Return the libpq connection string of a database alias, as Django connects to it (in tests,
+    the test database: Django renames it in the connection's settings)."""
+    db = connections[alias].settings_dict
     options = db.get("OPTIONS", {})
     params = {
         "host": db["HOST"],
