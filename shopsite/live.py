@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import parse_qs
 
-import psycopg
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.http.cookie import parse_cookie
@@ -130,13 +129,13 @@ async def _stock(ids: list[int], cookie_header: str) -> Answer:
     try:
         try:
             rows, _ = await live.stock_levels(ids, route)
-        except psycopg.OperationalError as error:
+        except async_pool.UNREACHABLE as error:
             failed = route.fall_back_to_primary()
             if failed is None:
                 raise  # the primary: the 503 page
             replicas.take_out(failed, error_summary(error))
             rows, _ = await live.stock_levels(ids, route)
-    except (async_pool.PoolTimeout, psycopg.OperationalError):
+    except (async_pool.PoolTimeout, *async_pool.UNREACHABLE):
         return _page(outage_response())  # no connection free within the wait, or no database
     finally:
         current_route.reset(token)

@@ -1,79 +1,105 @@
-"""Async database connections for the live endpoints (shopsite.live): psycopg 3's async pool.
+"""Async database connections for the live endpoints (shopsite.live): an asyncpg pool per alias.
 
 Django's async ORM still runs every query in a thread; these connections wait on the event loop
 itself, so one process keeps many queries in flight while it waits for the database.
 
-psycopg 3, not asyncpg: it is the driver Django itself supports (one set of conninfo, options and
-type adapters), and it sends plain queries by default, where asyncpg prepares every statement:
-through a transaction-pooling PgBouncer a prepared statement may meet another server connection.
-Prepared statements stay off here too (`prepare_threshold=None`), for the same reason.
+asyncpg, not psycopg 3's async pool: with psycopg 3 installed, Django switches its own PostgreSQL
+backend to it (it prefers psycopg 3 whenever it can import it), which would change the driver of
+every sync query in the shop as a side effect; asyncpg changes nothing of Django's. It is also the
+faster of the two at decoding rows. Through a transaction-pooling PgBouncer its statement cache
+is off (`statement_cache_size=0`): a statement prepared on one server connection is not there on
+the next (asyncpg's FAQ, PgBouncer's docs).
 
-The pools belong to the event loop that opened them: shopsite.asgi opens them at the server's
+ASYNC_POOL sets each pool as POOL_* set the poolers': `size` connections per alias and worker,
+`timeout` seconds to wait for a free one (then PoolTimeout: the 503 page), `recycle` seconds
+before a connection is replaced, and `check`, a round trip before each use that replaces a
+connection a pooler restart closed (as CONN_HEALTH_CHECKS does for Django's).
+
+The pools belong to the event loop that opened them: shopsite.live opens them at the server's
 lifespan startup (one loop per uvicorn worker) and closes them at shutdown. Without a lifespan (a
-test's own loop, an async view run under WSGI), each use connects and closes a connection of its
-own: correct, not fast.
+test's own loop), each use connects and closes a connection of its own: correct, not fast.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shlex
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import psycopg
+import asyncpg
 from django.conf import settings
 from django.db import connections
-from psycopg.conninfo import make_conninfo
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-__all__ = ["PoolTimeout", "close_pools", "connection", "open_pools"]
+# A server that cannot be reached or serve connections, as shopsite.db.outage counts them: refused,
+# timed out or lost (OSError, InterfaceError), class 08, shutting down or starting up, no slot left.
+UNREACHABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
-_pools: dict[str, AsyncConnectionPool] = {}
+
+class PoolTimeout(Exception):
+    """No connection of the alias's pool came free within ASYNC_POOL's timeout: busy, not down."""
+
+
+class Connection(asyncpg.Connection):
+    """asyncpg's connection, knowing when it was opened (for `recycle`)."""
+
+    __slots__ = ("opened_at",)
+
+
+_pools: dict[str, asyncpg.Pool] = {}
 _loop: asyncio.AbstractEventLoop | None = None
 
 
-def conninfo(alias: str) -> str:
-    """Return the libpq connection string of a database alias, as Django connects to it (in tests,
-    the test database: Django renames it in the connection's settings)."""
+def connect_kwargs(alias: str) -> dict:
+    """Return asyncpg's connection arguments for a database alias, as Django connects to it (in
+    tests, the test database: Django renames it in the connection's settings)."""
     db = connections[alias].settings_dict
     options = db.get("OPTIONS", {})
-    params = {
+    server_settings = {"application_name": options.get("application_name", "shopsite-web")}
+    # Django's `options` ("-c statement_timeout=5000 -c lock_timeout=3000"), as asyncpg's settings.
+    words = shlex.split(options.get("options", ""))
+    for flag, setting in zip(words[::2], words[1::2], strict=False):
+        if flag == "-c" and "=" in setting:
+            name, value = setting.split("=", 1)
+            server_settings[name] = value
+    return {
         "host": db["HOST"],
-        "port": db["PORT"],
-        "dbname": db["NAME"],
+        "port": int(db["PORT"]),
+        "database": db["NAME"],
         "user": db["USER"],
         "password": db["PASSWORD"],
-        "connect_timeout": options.get("connect_timeout"),
-        "application_name": options.get("application_name"),
-        "options": options.get("options"),
+        "timeout": float(options.get("connect_timeout", 5)),
+        "server_settings": server_settings,
+        "statement_cache_size": 0,  # PgBouncer in transaction mode
+        "connection_class": Connection,
     }
-    return make_conninfo(**{key: str(value) for key, value in params.items() if value not in (None, "")})
 
 
-def _connect_kwargs() -> dict:
-    return {"autocommit": True, "prepare_threshold": None}
+async def _opened(connection: Connection) -> None:
+    connection.opened_at = time.monotonic()
 
 
 async def open_pools() -> None:
-    """Open a pool per database alias on the running loop (ASYNC_POOL: size, wait, recycle, check)."""
+    """Open a pool per database alias on the running loop (ASYNC_POOL)."""
     global _loop
     config = settings.ASYNC_POOL
     for alias in settings.DATABASES:
-        pool = AsyncConnectionPool(
-            conninfo(alias),
-            min_size=config["min_size"],
+        _pools[alias] = await asyncpg.create_pool(
+            min_size=0,  # connected on first use: a replica that is down must not stop the server
             max_size=config["size"],
-            timeout=config["timeout"],
-            max_lifetime=config["recycle"],
-            # A round trip per checkout, as CONN_HEALTH_CHECKS makes one per request for Django's.
-            check=AsyncConnectionPool.check_connection if config["check"] else None,
-            kwargs=_connect_kwargs(),
-            open=False,
-            name=alias,
+            max_inactive_connection_lifetime=config["recycle"],
+            init=_opened,
+            **connect_kwargs(alias),
         )
-        # Not waiting for the connections: a replica that is down must not stop the server.
-        await pool.open(wait=False)
-        _pools[alias] = pool
     _loop = asyncio.get_running_loop()
 
 
@@ -86,16 +112,41 @@ async def close_pools() -> None:
 
 
 @asynccontextmanager
-async def connection(alias: str) -> AsyncIterator[psycopg.AsyncConnection]:
+async def connection(alias: str) -> AsyncIterator[asyncpg.Connection]:
     """Yield a connection to the alias: from this loop's pool (PoolTimeout when none is free within
-    ASYNC_POOL's wait), or one of its own where no pool was opened on this loop."""
+    ASYNC_POOL's timeout), or one of its own where no pool was opened on this loop."""
     pool = _pools.get(alias) if _loop is asyncio.get_running_loop() else None
-    if pool is not None:
-        async with pool.connection() as conn:
-            yield conn
+    if pool is None:
+        own = await asyncpg.connect(**connect_kwargs(alias))
+        try:
+            yield own
+        finally:
+            await own.close()
         return
-    conn = await psycopg.AsyncConnection.connect(conninfo(alias), **_connect_kwargs())
+    conn = await _acquire(pool)
     try:
         yield conn
     finally:
-        await conn.close()
+        await pool.release(conn)
+
+
+async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
+    config = settings.ASYNC_POOL
+    try:
+        conn = await pool.acquire(timeout=config["timeout"])
+    except TimeoutError:
+        raise PoolTimeout(f"no connection free within {config['timeout']} s") from None
+    stale = time.monotonic() - conn.opened_at > config["recycle"]
+    if not stale and config["check"]:
+        try:
+            await conn.execute("SELECT 1")
+        except UNREACHABLE:
+            stale = True  # closed under it (a pooler restarted): replaced below, once
+    if stale:
+        conn.terminate()  # a closed connection released is replaced by the pool on its next use
+        await pool.release(conn)
+        try:
+            conn = await pool.acquire(timeout=config["timeout"])
+        except TimeoutError:
+            raise PoolTimeout(f"no connection free within {config['timeout']} s") from None
+    return conn

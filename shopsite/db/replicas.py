@@ -24,7 +24,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import psycopg
 import psycopg2
 from django.conf import settings
 from django.db import Error as DatabaseError
@@ -230,9 +229,8 @@ class ReplicaPool:
         """Return the WAL position a replica has replayed up to, or None if it cannot say."""
         try:
             async with async_pool.connection(alias) as conn:
-                cursor = await conn.execute("SELECT pg_last_wal_replay_lsn()::text")
-                (lsn,) = await cursor.fetchone()
-        except (psycopg.Error, OSError) as error:
+                lsn = await conn.fetchval("SELECT pg_last_wal_replay_lsn()::text")
+        except async_pool.UNREACHABLE as error:
             self.take_out(alias, error_summary(error))
             return None
         return parse_lsn(lsn) if lsn else None
@@ -240,9 +238,8 @@ class ReplicaPool:
     async def _acheck(self, alias: str) -> None:
         try:
             async with async_pool.connection(alias) as conn:
-                cursor = await conn.execute(HEALTH_SQL)
-                row = await cursor.fetchone()
-        except (psycopg.Error, OSError) as error:
+                row = tuple(await conn.fetchrow(HEALTH_SQL))
+        except async_pool.UNREACHABLE as error:
             self.take_out(alias, error_summary(error))
             return
         self._record(alias, row, self.take_out)

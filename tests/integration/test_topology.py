@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, d
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, django_db_setup):
+    # After django_db_setup: gunicorn is given the test database's name, which that creates.
     with served(tmp_path_factory.mktemp("topology"), workers=2) as running:
         yield running
 

@@ -4,10 +4,13 @@ the stack's poolers) behind nginx, on free loopback ports, with the local stack'
 from __future__ import annotations
 
 import contextlib
+import http.client
+import re
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,15 +41,23 @@ class Served:
 
 
 @contextmanager
-def served(directory: Path, *, workers: int = 2):
-    """Run gunicorn with `workers` sync workers behind nginx until the block ends."""
+def served(directory: Path, *, workers: int = 2, server: str = "wsgi", extra: dict[str, str] | None = None):
+    """Run gunicorn with `workers` workers behind nginx until the block ends: sync workers and
+    shopsite.wsgi, or with `server="asgi"` uvicorn's workers and shopsite.asgi."""
     app_port, web_port = free_port(), free_port()
-    env = web.production_environment(app_port) | {
-        "DATABASE_URL": database_url_of("default"),
-        "REPLICA_DATABASE_URLS": ",".join(database_url_of(alias) for alias in settings.REPLICA_ALIASES),
-        "WEB_CONCURRENCY": str(workers),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = (
+        web.production_environment(app_port)
+        | {
+            "DATABASE_URL": database_url_of("default"),
+            "REPLICA_DATABASE_URLS": ",".join(database_url_of(alias) for alias in settings.REPLICA_ALIASES),
+            "WEB_CONCURRENCY": str(workers),
+            "WEB_SERVER": server,
+            # The test run's own Redis database, flushed before each test (tests/conftest.py).
+            "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+            "LOG_LEVEL": "WARNING",
+        }
+        | (extra or {})
+    )
     processes: list[subprocess.Popen] = []
     web.collect_static(env)  # the production settings' manifest storage needs it
     try:
@@ -56,6 +67,54 @@ def served(directory: Path, *, workers: int = 2):
         yield Served(f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{app_port}", web_port, app_port)
     finally:
         web.stop_processes(processes)
+
+
+class Visitor:
+    """A browser for tests against a served site: keeps its cookies, follows redirects, posts
+    forms with the CSRF token of the last page that had one. Plain HTTP on loopback: it sends the
+    cookies production marks Secure, as a browser does over HTTPS."""
+
+    def __init__(self, base: str):
+        address = urllib.parse.urlsplit(base)
+        self.host, self.port = address.hostname, address.port
+        self.cookies: dict[str, str] = {}
+        self.token = ""
+        self.status = 0
+        self.headers: dict[str, str] = {}  # names in lower case
+
+    def get(self, path: str) -> str:
+        return self.request("GET", path)
+
+    def post(self, path: str, fields: dict[str, str]) -> str:
+        return self.request("POST", path, {"csrfmiddlewaretoken": self.token, **fields})
+
+    def request(self, method: str, path: str, fields: dict[str, str] | None = None) -> str:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in self.cookies.items())}
+        if path.startswith("/admin/") or method == "POST":
+            headers["Referer"] = f"http://{self.host}:{self.port}{path}"  # Django's CSRF check for admin
+        body = None
+        if fields is not None:
+            body = urllib.parse.urlencode(fields)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode()
+        connection.close()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            value = rest.split(";", 1)[0].strip('"')
+            if value:
+                self.cookies[name] = value
+            else:
+                self.cookies.pop(name, None)
+        self.status = response.status
+        self.headers = {name.lower(): value for name, value in response.headers.items()}
+        if response.status in (302, 303):
+            return self.get(response.headers["Location"])
+        found = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"', text)
+        self.token = found[1] if found else self.token
+        return text
 
 
 @contextmanager
