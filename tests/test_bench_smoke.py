@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-SCENARIOS = ["ingest", "eager", "reports", "web", "replicas", "refresh_load", "topology"]
+SCENARIOS = ["ingest", "eager", "reports", "web", "replicas", "refresh_load", "topology", "async_io"]
 GOALS = [
     "journey mix vs hello world (16 visitors with cookies)",
     "p99 of the journey mix, 16 connections",
@@ -30,6 +30,8 @@ GOALS = [
     "page p95 during a refresh vs before",
     "server backends per server, many workers through PgBouncer",
     "visitors served with 12 slow clients, behind nginx",
+    "async vs its sync twin, +20 ms to the database, 256 connections",
+    "async vs its sync twin, loopback, 8 connections",
 ]
 SMOKE_TRIALS = 10  # bench/run.py's SMOKE["replicas"]
 RESULTS = Path(settings.BASE_DIR) / "bench" / "results"
@@ -201,3 +203,14 @@ def test_topology_compared_the_pooler_with_direct_connections_and_nginx_with_gun
     assert all(positive(row["connections_per_s"]) for row in topology["storm"])
     assert topology["storm"][0]["failed"] == 0  # 20 clients: neither pools nor max_connections run out
     assert set(topology["slow_clients_answered"]) == {"gunicorn alone", "behind nginx"}
+
+
+def test_async_io_measured_both_twins_at_each_latency_and_concurrency(smoke_run):
+    cells = figures(smoke_run, "async_io")["cells"]
+    assert [(cell["rtt_ms"], cell["connections"]) for cell in cells] == [(0, 8), (0, 256), (20, 8), (20, 256)]
+    for cell in cells:
+        assert positive(cell["async"]["rps"]), cell
+        assert cell["async"]["non_2xx"] == 0, cell
+        assert cell["sync"]["non_2xx"] == 0, cell
+    # On loopback both twins answer: the sync one is slow only when the database is far.
+    assert all(positive(cell["sync"]["rps"]) for cell in cells if cell["rtt_ms"] == 0)
