@@ -1,9 +1,9 @@
-"""Live stock and price of many products at once: the reads of the live endpoint.
+"""GET /live/stock?ids=1,2,3: many products' stock and price at once, as JSON, live (a live
+endpoint of shopsite.live, wired by LIVE_ENDPOINTS).
 
-`stock_levels` reads on the event loop (shopsite.db.async_pool), for shopsite.live under ASGI;
-`stock_levels_sync` is its twin through Django's connections, for the same URL under WSGI. The
-same query, the same rows, the same JSON: the benchmark (bench/async_io.py) compares the two
-kinds of I/O, not two programs.
+`stock` reads on the event loop (shopsite.db.async_pool), under ASGI; `stock_sync` is its twin
+through Django's connections, under WSGI. The same query, the same rows, the same JSON: the
+benchmark (bench/async_io.py) compares the two kinds of I/O, not two programs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from catalog.fragments import stock_state
 from catalog.models import Product
 from shopsite.db import async_pool
 from shopsite.db.router import Route
+from shopsite.live import Answer, BadRequest, json_answer
 
 MAX_IDS = 100  # one page of products and then some; a longer list is a 400
 # The primary key's index, then the row: no plan reads more rows than ids asked for. One query, in
@@ -26,22 +27,36 @@ STOCK_SQL = (
 )
 
 
-class BadIds(ValueError):
-    """The `ids` parameter is not a list of product ids: the message says why, for the 400."""
+async def stock(query: dict[str, list[str]], route: Route) -> Answer:
+    """The products' stock and price, read on the event loop where the route says."""
+    ids = parse_ids(query)
+    alias = await route.aread_alias()
+    async with async_pool.connection(alias) as conn:
+        rows = await conn.fetch(STOCK_SQL.format(ids="$1"), _array(ids))
+    return json_answer(as_json([tuple(row) for row in rows]))
 
 
-def parse_ids(text: str | None) -> list[int]:
-    """Return the distinct product ids of `ids=1,2,3`, or raise BadIds."""
+def stock_sync(query: dict[str, list[str]], route: Route) -> Answer:
+    """The same, through Django's connection for the alias the router gives (from `route`)."""
+    ids = parse_ids(query)
+    with connections[router.db_for_read(Product)].cursor() as cursor:  # the router asks `route`
+        cursor.execute(STOCK_SQL.format(ids="%s"), [_array(ids)])
+        return json_answer(as_json(cursor.fetchall()))
+
+
+def parse_ids(query: dict[str, list[str]]) -> list[int]:
+    """Return the distinct product ids of `ids=1,2,3` (the last `ids` given), or raise BadRequest."""
+    text = query.get("ids", [""])[-1]
     if not text:
-        raise BadIds("ids is required: a comma-separated list of product ids, for example ids=1,2,3")
+        raise BadRequest("ids is required: a comma-separated list of product ids, for example ids=1,2,3")
     parts = text.split(",")
     if len(parts) > MAX_IDS:
-        raise BadIds(f"ids lists {len(parts)} products: at most {MAX_IDS}")
+        raise BadRequest(f"ids lists {len(parts)} products: at most {MAX_IDS}")
     ids = []
     for part in parts:
         part = part.strip()
         if not part.isdecimal() or not 0 < int(part) < 2**63:
-            raise BadIds(f"ids holds {part[:20]!r}: every id is a positive whole number")
+            raise BadRequest(f"ids holds {part[:20]!r}: every id is a positive whole number")
         ids.append(int(part))
     return sorted(set(ids))
 
@@ -56,21 +71,6 @@ def as_json(rows: list[tuple]) -> dict:
             {"id": product_id, "stock": stock, "in_stock": stock > 0, "label": label, "price": f"{price:f}"}
         )
     return {"products": products}
-
-
-async def stock_levels(ids: list[int], route: Route) -> tuple[list[tuple], str]:
-    """Return the rows for `ids` and the alias that answered, read where the route says."""
-    alias = await route.aread_alias()
-    async with async_pool.connection(alias) as conn:
-        rows = await conn.fetch(STOCK_SQL.format(ids="$1"), _array(ids))
-    return [tuple(row) for row in rows], alias
-
-
-def stock_levels_sync(ids: list[int]) -> list[tuple]:
-    """The same rows through Django's connection, read where the router says."""
-    with connections[router.db_for_read(Product)].cursor() as cursor:
-        cursor.execute(STOCK_SQL.format(ids="%s"), [_array(ids)])
-        return cursor.fetchall()
 
 
 def _array(ids: list[int]) -> str:

@@ -119,9 +119,9 @@ DATABASE_POOL = {
     "pre_ping": env.bool("POOL_PRE_PING", default=True),
 }
 # The async pool of each alias, per ASGI worker (shopsite.db.async_pool): the live endpoints'
-# connections. A request that finds none free within `timeout` seconds gets the 503 page.
+# connections, opened on first use. A request that finds none free within `timeout` seconds
+# gets the 503 page; a connection older than `recycle` seconds is replaced before use.
 ASYNC_POOL = {
-    "min_size": env.int("ASYNC_POOL_MIN_SIZE", default=1),
     "size": env.int("ASYNC_POOL_SIZE", default=10),
     "timeout": env.float("ASYNC_POOL_TIMEOUT", default=1.0),
     "recycle": env.float("ASYNC_POOL_RECYCLE", default=3600.0),
@@ -219,6 +219,11 @@ PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=10)
 PAGE_CACHE_PARTS = {
     "account": "accounts.page_parts.account_links",
     "messages": "accounts.page_parts.messages_list",
+}
+
+# Paths answered in front of Django (shopsite.live): each names its async endpoint and its sync twin.
+LIVE_ENDPOINTS = {
+    "/live/stock": ("catalog.live.stock", "catalog.live.stock_sync"),
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

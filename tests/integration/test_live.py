@@ -278,7 +278,7 @@ def test_a_replica_failing_under_the_query_is_taken_out_and_the_primary_answers(
 
 
 def test_a_full_pool_answers_the_503_page_without_waiting_long(products, settings):
-    settings.ASYNC_POOL = {**settings.ASYNC_POOL, "min_size": 1, "size": 1, "timeout": 0.2}
+    settings.ASYNC_POOL = {**settings.ASYNC_POOL, "size": 1, "timeout": 0.2}
     path = f"/live/stock?ids={ids_of(products['few'])}"
 
     async def with_every_connection_taken():
