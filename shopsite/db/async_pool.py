@@ -23,6 +23,7 @@ test's own loop), each use connects and closes a connection of its own: correct,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 import time
 from collections.abc import AsyncIterator
@@ -143,8 +144,11 @@ async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
         except UNREACHABLE:
             stale = True  # closed under it (a pooler restarted): replaced below, once
     if stale:
-        conn.terminate()  # a closed connection released is replaced by the pool on its next use
-        await pool.release(conn)
+        # Closed and given back, the pool replaces it on its next use. A connection whose check
+        # found it closed may have been given back already, by asyncpg: its proxy refuses both.
+        with contextlib.suppress(asyncpg.InterfaceError):
+            conn.terminate()
+            await pool.release(conn)
         try:
             conn = await pool.acquire(timeout=config["timeout"])
         except TimeoutError:

@@ -11,12 +11,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from django.conf import settings
+from pytest_django.live_server_helper import LiveServer
 from selenium import webdriver
 from selenium.common.exceptions import JavascriptException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.asgi_server import AsgiLiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -79,6 +82,16 @@ def emulate_phone(browser: webdriver.Chrome) -> None:
 
 def emulate_desktop(browser: webdriver.Chrome) -> None:
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """The site the browser tests open: under ASGI (uvicorn, shopsite.asgi's application), or
+    under WSGI with `E2E_SERVER=wsgi` (pytest-django's own live server)."""
+    wsgi = os.environ.get("E2E_SERVER", "asgi") == "wsgi"
+    server = LiveServer("localhost") if wsgi else AsgiLiveServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
