@@ -23,7 +23,7 @@ from reports.selectors import (
     report_freshness,
     report_rows,
 )
-from shopsite.exports import csv_lines
+from shopsite.exports import csv_lines, streamed
 
 
 def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
@@ -78,7 +78,8 @@ def report_csv(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse
         )
     columns, rows = report_rows(model)
     as_of = f"-{freshness.refreshed:%Y%m%d-%H%M}" if freshness.refreshed else ""
-    response = StreamingHttpResponse(csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
+    lines = streamed(request, csv_lines(columns, rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{view.removeprefix("reports_")}{as_of}.csv"'
     return response
 

@@ -18,7 +18,11 @@ spreadsheets and do not use this.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import AsyncIterator, Iterable, Iterator
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 
 FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")  # and their full-width forms
 CONTROL_STARTS = frozenset("\t\r")
@@ -46,3 +50,22 @@ def csv_lines(columns: Iterable[str], rows: Iterable[Iterable[object]]) -> Itera
     yield writer.writerow([spreadsheet_cell(column) for column in columns])
     for row in rows:
         yield writer.writerow([spreadsheet_cell(value) for value in row])
+
+
+def streamed(request, lines: Iterator[str], *, batch: int = 500) -> Iterator[str] | AsyncIterator[str]:
+    """Return `lines` as a StreamingHttpResponse's content, streamed under either server.
+
+    Under WSGI, as they are. Under ASGI Django would read a sync iterator whole into memory before
+    sending a byte ("StreamingHttpResponse must consume synchronous iterators"): there they come
+    as an async iterator instead, `batch` lines at a time, each batch read in the request's own
+    thread (where its database connection is), so memory stays flat at any size either way.
+    """
+    if not isinstance(request, ASGIRequest):
+        return lines
+    return _in_batches(lines, batch)
+
+
+async def _in_batches(lines: Iterator[str], batch: int) -> AsyncIterator[str]:
+    take = sync_to_async(lambda: "".join(itertools.islice(lines, batch)), thread_sensitive=True)
+    while chunk := await take():  # every CSV line ends in "\r\n": only the end is empty
+        yield chunk
