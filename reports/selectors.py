@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, models
-from django.db.models import Q, Sum
+from django.db.models import QuerySet
 
 from reports.models import (
     REPORT_MODELS,
@@ -18,8 +20,14 @@ from reports.models import (
     ProductSales,
     SalesDaily,
 )
-from shopsite.caching.versioned import get_or_build
+from shopsite.caching.keys import cache_key
+from shopsite.caching.versioned import MISSING, get_or_build, values_of_version
+from shopsite.db import async_pool
+from shopsite.db.concurrent_reads import read_at_once
 from shopsite.db.keyset import keyset_rows
+from shopsite.db.timing import count_cache
+
+logger = logging.getLogger(__name__)
 
 DASHBOARD_NAMESPACE = "dashboard"
 # A refresh bumps the namespace at once; the timeout bounds the memory of unused ranges.
@@ -130,25 +138,41 @@ def reports_freshness(views: Sequence[str]) -> dict[str, Freshness]:
 
 def sales_kpis(*, today: date) -> list[Period]:
     """Return revenue, orders and new customers of today, the last 7 and the last 30 days."""
-    since = today - timedelta(days=max(days for _, days in KPI_PERIODS))
+    return kpi_periods(today, list(_kpi_sales(today)), list(_kpi_customers(today)))
 
-    def within(days: int) -> Q:
-        return Q(day__gt=today - timedelta(days=days))
 
-    sales = SalesDaily.objects.filter(day__gt=since, day__lte=today).aggregate(
-        **{
-            f"revenue_{days}": Sum("revenue", filter=within(days), default=Decimal(0))
-            for _, days in KPI_PERIODS
-        },
-        **{f"orders_{days}": Sum("orders", filter=within(days), default=0) for _, days in KPI_PERIODS},
+def _kpi_since(today: date) -> date:
+    return today - timedelta(days=max(days for _, days in KPI_PERIODS))
+
+
+def _kpi_sales(today: date) -> QuerySet:
+    # The 30 daily rows, summed per period below: as cheap as SUM ... FILTER, and a plain queryset.
+    return (
+        SalesDaily.objects.filter(day__gt=_kpi_since(today), day__lte=today)
+        .order_by()
+        .values_list("day", "revenue", "orders")
     )
-    customers = CustomersDaily.objects.filter(day__gt=since, day__lte=today).aggregate(
-        **{f"new_{days}": Sum("new_customers", filter=within(days), default=0) for _, days in KPI_PERIODS}
+
+
+def _kpi_customers(today: date) -> QuerySet:
+    return (
+        CustomersDaily.objects.filter(day__gt=_kpi_since(today), day__lte=today)
+        .order_by()
+        .values_list("day", "new_customers")
     )
-    return [
-        Period(label, days, sales[f"revenue_{days}"], sales[f"orders_{days}"], customers[f"new_{days}"])
-        for label, days in KPI_PERIODS
-    ]
+
+
+def kpi_periods(today: date, sales: Iterable[tuple], customers: Iterable[tuple]) -> list[Period]:
+    """Sum (day, revenue, orders) and (day, new customers) rows into each of KPI_PERIODS."""
+    periods = []
+    for label, days in KPI_PERIODS:
+        since = today - timedelta(days=days)
+        within = [(revenue, orders) for day, revenue, orders in sales if day > since]
+        revenue = sum((revenue for revenue, _ in within), Decimal(0))
+        orders = sum(orders for _, orders in within)
+        new = sum(count for day, count in customers if day > since)
+        periods.append(Period(label, days, revenue, orders, new))
+    return periods
 
 
 def _days(date_from: date, date_to: date) -> Iterator[date]:
@@ -164,12 +188,15 @@ def months_between(date_from: date, date_to: date) -> list[date]:
 
 def sales_by_day(*, date_from: date, date_to: date) -> list[DaySales]:
     """Return orders and revenue of every day of the range, 0 on days without sales."""
-    rows = (
+    return every_day(date_from, date_to, _sales_rows(date_from, date_to))
+
+
+def _sales_rows(date_from: date, date_to: date) -> QuerySet:
+    return (
         SalesDaily.objects.filter(day__gte=date_from, day__lte=date_to)
         .order_by()
         .values_list("day", "orders", "revenue")
     )
-    return every_day(date_from, date_to, rows)
 
 
 def every_day(date_from: date, date_to: date, rows: Iterable[tuple[date, int, Decimal]]) -> list[DaySales]:
@@ -178,33 +205,49 @@ def every_day(date_from: date, date_to: date, rows: Iterable[tuple[date, int, De
     return [DaySales(day, *sold.get(day, (0, Decimal(0)))) for day in _days(date_from, date_to)]
 
 
+TOP_PRODUCT_FIELDS = ("product_id", "name", "sku", "category_name", "units", "revenue", "last_sold")
+TOP_CUSTOMER_FIELDS = ("customer_id", "name", "email", "orders", "total_spent", "last_order")
+
+
 def top_products(*, limit: int = TOP_ROWS) -> list[dict]:
     """Return the products with the most revenue, all time."""
-    return list(
-        ProductSales.objects.order_by("-revenue", "product_id").values(
-            "product_id", "name", "sku", "category_name", "units", "revenue", "last_sold"
-        )[:limit]
-    )
+    return as_dicts(TOP_PRODUCT_FIELDS, _top_products(limit))
+
+
+def _top_products(limit: int) -> QuerySet:
+    return ProductSales.objects.order_by("-revenue", "product_id").values_list(*TOP_PRODUCT_FIELDS)[:limit]
 
 
 def top_customers(*, orders_over: int, limit: int = TOP_ROWS) -> list[dict]:
     """Return the customers who spent most, all time, among those with more than `orders_over` orders."""
-    return list(
+    return as_dicts(TOP_CUSTOMER_FIELDS, _top_customers(orders_over, limit))
+
+
+def _top_customers(orders_over: int, limit: int) -> QuerySet:
+    return (
         CustomerValue.objects.filter(orders__gt=orders_over)
         .order_by("-total_spent", "customer_id")
-        .values("customer_id", "name", "email", "orders", "total_spent", "last_order")[:limit]
+        .values_list(*TOP_CUSTOMER_FIELDS)[:limit]
     )
+
+
+def as_dicts(fields: Sequence[str], rows: Iterable[tuple]) -> list[dict]:
+    """Return rows as `values(*fields)` gives them."""
+    return [dict(zip(fields, row, strict=True)) for row in rows]
 
 
 def category_revenue_by_month(*, date_from: date, date_to: date) -> CategoryMonths:
     """Return each category's revenue in every month the range touches, best-selling first."""
     months = months_between(date_from, date_to)
-    rows = (
+    return category_months(months, _category_rows(months))
+
+
+def _category_rows(months: list[date]) -> QuerySet:
+    return (
         CategoryMonthly.objects.filter(month__gte=months[0], month__lte=months[-1])
         .order_by()
         .values_list("category_id", "category_name", "month", "revenue")
     )
-    return category_months(months, rows)
 
 
 def category_months(months: list[date], rows: Iterable[tuple[int, str, date, Decimal]]) -> CategoryMonths:
@@ -224,57 +267,106 @@ def category_months(months: list[date], rows: Iterable[tuple[int, str, date, Dec
     return CategoryMonths(months, categories, totals)
 
 
+@dataclass(frozen=True)
+class Block:
+    """A dashboard block: its cache key's parts, the querysets it reads (each as a list of tuples)
+    and how their rows become the block."""
+
+    name: str
+    parts: tuple
+    querysets: tuple[QuerySet, ...]
+    shape: Callable[..., object]
+
+    def build(self, rows: list[list[tuple]] | None = None) -> object:
+        """The block from rows already read (in the querysets' order), or read now."""
+        return self.shape(*(rows if rows is not None else [list(queryset) for queryset in self.querysets]))
+
+
+def dashboard_blocks(*, filters: DashboardFilters, today: date) -> list[Block]:
+    date_from, date_to = filters.date_from, filters.date_to
+    months = months_between(date_from, date_to)
+    return [
+        Block(
+            "kpis",
+            ("kpis", today),
+            (_kpi_sales(today), _kpi_customers(today)),
+            lambda sales, customers: kpi_periods(today, sales, customers),
+        ),
+        Block(
+            "sales",
+            ("sales", date_from, date_to),
+            (_sales_rows(date_from, date_to),),
+            lambda rows: every_day(date_from, date_to, rows),
+        ),
+        Block(
+            "top_products",
+            ("products",),
+            (_top_products(TOP_ROWS),),
+            lambda rows: as_dicts(TOP_PRODUCT_FIELDS, rows),
+        ),
+        Block(
+            "top_customers",
+            ("customers", filters.orders_over),
+            (_top_customers(filters.orders_over, TOP_ROWS),),
+            lambda rows: as_dicts(TOP_CUSTOMER_FIELDS, rows),
+        ),
+        Block(
+            "categories",
+            ("categories", months[0], months[-1]),
+            (_category_rows(months),),
+            lambda rows: category_months(months, rows),
+        ),
+    ]
+
+
 def dashboard_data(*, filters: DashboardFilters, today: date) -> DashboardData:
     """Return every block of the dashboard, each from Redis when cached, else from its views.
 
     Each block records the namespace version it was built in, which each refresh bumps, so a
-    refresh shows at once; one request builds a missing block while others wait for it. Without
-    Redis, every block comes from the views.
+    refresh shows at once. The cached blocks come in one round trip; the missing ones (a cold
+    dashboard) read their views all at once, on the event loop, from a replica that has replayed
+    the refresh (shopsite.db.concurrent_reads; DASHBOARD_CONCURRENT_READS), then each is stored,
+    one request building it while others wait for it. Without Redis, every block comes from the
+    views.
     """
+
+    def key_parts(*parts):
+        return (f"f{DASHBOARD_BLOCKS_FORMAT}", *parts)
 
     def cached(build, *parts):
         return get_or_build(
-            DASHBOARD_NAMESPACE,
-            f"f{DASHBOARD_BLOCKS_FORMAT}",
-            *parts,
-            build=build,
-            timeout=DASHBOARD_CACHE_TIMEOUT,
+            DASHBOARD_NAMESPACE, *key_parts(*parts), build=build, timeout=DASHBOARD_CACHE_TIMEOUT
         )
 
     freshness = cached(lambda: reports_freshness(list(REPORT_MODELS)), "freshness")
+    # An unpopulated view cannot be read at all (PostgreSQL raises): its block says so instead.
+    blocks = [
+        block
+        for block in dashboard_blocks(filters=filters, today=today)
+        if all(freshness[model._meta.db_table].populated for model in DASHBOARD_BLOCK_VIEWS[block.name])
+    ]
+    keys = {block.name: cache_key(DASHBOARD_NAMESPACE, *key_parts(*block.parts)) for block in blocks}
+    found = values_of_version(DASHBOARD_NAMESPACE, list(keys.values()))
+    values, missing = {}, []
+    for block in blocks:
+        if (value := found[keys[block.name]]) is not MISSING:
+            count_cache(hit=True)
+            values[block.name] = value
+        else:
+            missing.append(block)
+    rows = _read_at_once(missing) if len(missing) > 1 and settings.DASHBOARD_CONCURRENT_READS else {}
+    for block in missing:
+        values[block.name] = cached(lambda block=block: block.build(rows.get(block.name)), *block.parts)
+    return DashboardData(freshness=freshness, **{name: values.get(name) for name in DASHBOARD_BLOCK_VIEWS})
 
-    def block(name: str, build, *parts):
-        # An unpopulated view cannot be read at all (PostgreSQL raises): say so instead.
-        if all(freshness[model._meta.db_table].populated for model in DASHBOARD_BLOCK_VIEWS[name]):
-            return cached(build, *parts)
-        return None
 
-    date_from, date_to = filters.date_from, filters.date_to
-    return DashboardData(
-        freshness=freshness,
-        kpis=block("kpis", lambda: sales_kpis(today=today), "kpis", today),
-        sales=block(
-            "sales",
-            lambda: sales_by_day(date_from=date_from, date_to=date_to),
-            "sales",
-            date_from,
-            date_to,
-        ),
-        top_products=block("top_products", top_products, "products"),
-        top_customers=block(
-            "top_customers",
-            lambda: top_customers(orders_over=filters.orders_over),
-            "customers",
-            filters.orders_over,
-        ),
-        categories=block(
-            "categories",
-            lambda: category_revenue_by_month(date_from=date_from, date_to=date_to),
-            "categories",
-            date_from.replace(day=1),
-            date_to.replace(day=1),
-        ),
-    )
+def _read_at_once(blocks: list[Block]) -> dict[str, list[list[tuple]]]:
+    """The blocks' rows read concurrently; {} (each block then reads its own) if that fails."""
+    try:
+        return read_at_once({block.name: list(block.querysets) for block in blocks})
+    except (async_pool.PoolTimeout, *async_pool.UNREACHABLE) as error:
+        logger.warning("dashboard blocks read one by one: the concurrent read failed (%s)", error)
+        return {}
 
 
 def report_rows(model: type[models.Model]) -> tuple[list[str], Iterator[tuple]]:

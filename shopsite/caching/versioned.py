@@ -104,6 +104,15 @@ def namespace_version_and_value(namespace: str, key: str) -> tuple[int | None, o
     return (None if version is None else int(version)), found.get(key)
 
 
+def values_of_version(namespace: str, keys: list[str]) -> dict[str, object]:
+    """Return the value of each key if it was built in the namespace's current version, else
+    MISSING, in one round trip (the version and every key in one MGET)."""
+    found = cache.get_many([version_key(namespace), *keys])
+    version = found.get(version_key(namespace))
+    version = None if version is None else int(version)
+    return {key: value_of_version(found.get(key), version) for key in keys}
+
+
 def namespace_bump(namespace: str, *, attempts: int = BUMP_ATTEMPTS) -> int:
     """Move a namespace to a new version, so that every key built with the old one is stale, and
     return it; retry `attempts` times in all, then raise NamespaceBumpFailed."""

@@ -89,6 +89,13 @@ async def _opened(connection: Connection) -> None:
     connection.opened_at = time.monotonic()
 
 
+async def _kept_as_is(connection: asyncpg.Connection) -> None:
+    """Give a connection back without asyncpg's reset (`RESET ALL`, `UNLISTEN *`, ...): through a
+    transaction-pooling PgBouncer the session is the server connection's, shared with every
+    client, and RESET ALL would drop the web's timeouts the pooler set on it. These connections
+    set nothing on a session to reset."""
+
+
 async def open_pools() -> None:
     """Open a pool per database alias on the running loop (ASYNC_POOL)."""
     global _loop
@@ -99,6 +106,7 @@ async def open_pools() -> None:
             max_size=config["size"],
             max_inactive_connection_lifetime=config["recycle"],
             init=_opened,
+            reset=_kept_as_is,
             **connect_kwargs(alias),
         )
     _loop = asyncio.get_running_loop()

@@ -44,6 +44,14 @@ def count_cache(*, hit: bool) -> None:
             timing.cache_misses += 1
 
 
+def count_query(alias: str, seconds: float) -> None:
+    """Count a query the execute wrappers do not see (the async reads) for the current request."""
+    timing = current_timing.get()
+    if timing is not None:
+        timing.queries[alias] += 1
+        timing.seconds[alias] += seconds
+
+
 class QueryTimingMiddleware:
     """Time every query of the request per alias; goes first in MIDDLEWARE, to see them all."""
 

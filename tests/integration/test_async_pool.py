@@ -90,3 +90,19 @@ def test_connections_carry_the_application_name_and_reach_the_test_database(sett
     database, application = run(names())
     assert database == settings.DATABASES["default"]["NAME"]
     assert application == settings.DATABASE_APPLICATION_NAME
+
+
+def test_a_connection_given_back_keeps_the_poolers_web_timeouts(settings):
+    """Through PgBouncer in transaction mode the session is the server connection's, shared by
+    every client: giving a connection back must not RESET ALL what the pooler's connect_query set."""
+    settings.ASYNC_POOL = {**settings.ASYNC_POOL, "size": 1}
+
+    async def used_then_asked():
+        for _ in range(5):
+            async with async_pool.connection("default") as conn:
+                await conn.fetchval("SELECT 1")
+        async with async_pool.connection("default") as conn:
+            return await conn.fetchval("SELECT current_setting('statement_timeout')")
+
+    shown = run(with_pools(used_then_asked()))
+    assert shown == f"{settings.DATABASE_STATEMENT_TIMEOUT_MS // 1000}s"

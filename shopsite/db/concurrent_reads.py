@@ -1,0 +1,65 @@
+"""Several independent querysets read at once, on the event loop (asyncpg), from a replica.
+
+For a page that needs several queries none of which needs another's result (the dashboard's
+blocks): one after another they cost the sum of their round trips, at once the longest. Each
+queryset is compiled by Django (the same SQL the ORM runs, for the primary's dialect) and sent
+on a connection of its own from shopsite.db.async_pool; rows come back as tuples, in the order
+of the queryset's `values_list()` or `values()` fields.
+
+Which server: a replica that has replayed the primary's WAL position of the moment the reads
+start (asked of the primary first), so nothing committed before them is missed, whatever the
+request (an admin page, pinned to the primary for its own reads, may read report views here);
+otherwise the primary. From a sync view it runs under `async_to_sync`: under ASGI on the
+server's loop and pools, under WSGI on a loop of its own with connections of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+from asgiref.sync import async_to_sync
+from django.db import connections
+from django.db.models import QuerySet
+
+from shopsite.db import async_pool
+from shopsite.db.replicas import parse_lsn
+from shopsite.db.router import PRIMARY, Route
+from shopsite.db.timing import count_query
+
+PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def read_at_once(querysets: dict[str, list[QuerySet]]) -> dict[str, list[list[tuple]]]:
+    """Return the rows of every queryset, by name, read concurrently from one caught-up replica."""
+    statements = {name: [_compiled(queryset) for queryset in group] for name, group in querysets.items()}
+    with connections[PRIMARY].cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        (lsn,) = cursor.fetchone()
+    return async_to_sync(_read_all)(statements, parse_lsn(lsn))
+
+
+def _compiled(queryset: QuerySet) -> tuple[str, tuple]:
+    """Return the queryset's SQL with asyncpg's placeholders ($1, $2, ...) and its parameters."""
+    sql, params = queryset.query.get_compiler(using=PRIMARY).as_sql()
+    numbers = iter(range(1, len(params) + 1))
+    return PLACEHOLDER.sub(lambda found: "%" if found[0] == "%%" else f"${next(numbers)}", sql), tuple(params)
+
+
+async def _read_all(statements: dict[str, list[tuple[str, tuple]]], lsn: int) -> dict[str, list[list[tuple]]]:
+    route = Route(required_lsn=lsn)
+    alias = await route.aread_alias()
+
+    async def rows(sql: str, params: tuple) -> list[tuple]:
+        started = time.perf_counter()
+        async with async_pool.connection(alias) as conn:
+            found = [tuple(row) for row in await conn.fetch(sql, *params)]
+        count_query(alias, time.perf_counter() - started)
+        return found
+
+    names = list(statements)
+    groups = await asyncio.gather(
+        *(asyncio.gather(*(rows(sql, params) for sql, params in statements[name])) for name in names)
+    )
+    return {name: list(group) for name, group in zip(names, groups, strict=True)}
