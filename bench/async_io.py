@@ -22,6 +22,7 @@ import argparse
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +39,14 @@ from web import server_environment, shop_data, wrk  # noqa: E402
 
 SERVERS = {"wsgi": "sync twin (WSGI, 2 sync workers)", "asgi": "async (ASGI, 2 uvicorn workers)"}
 CONFIG = BASE_DIR / "shopsite" / "deploy" / "gunicorn.conf.py"
+DASHBOARD = "/admin/reports/dashboard/"
+# The cold dashboard under each server, and under ASGI with its blocks read one by one too: what
+# the concurrent reads change, apart from what ASGI changes.
+DASHBOARD_SERVERS = {
+    "wsgi": ("wsgi", "true"),
+    "asgi, one by one": ("asgi", "false"),
+    "asgi": ("asgi", "true"),
+}
 ASYNC_POOL_SIZE = 20  # per replica and worker: 2 workers x 2 replicas x 20 = 80 queries in flight
 
 
@@ -180,10 +189,49 @@ def run(*, seconds: int, runs: int, latencies: list[int], connections: list[int]
                 stop(process)
             for proxy in proxies:
                 stop(proxy)
-    return report(seconds, runs, latencies, connections, rows)
+    dashboard = cold_dashboards(env, data, latencies, runs * 3)
+    return report(seconds, runs, latencies, connections, rows, dashboard)
 
 
-def report(seconds, runs, latencies, connections, rows) -> tuple[str, dict]:
+def cold_dashboards(env: dict[str, str], data: dict, latencies: list[int], requests: int) -> dict:
+    """Time the staff dashboard, cold (its namespace bumped before each request), one request at a
+    time, under each server: under WSGI its blocks read one after another, under ASGI at once over
+    the pools. The latency is added in front of every server here (the primary's pooler too): the
+    WSGI dashboard reads its blocks on the primary, as admin pages do, the ASGI one on a replica."""
+    from shopsite.caching.versioned import namespace_bump
+
+    servers_urls = [env["DATABASE_URL"], *(url for url in env["REPLICA_DATABASE_URLS"].split(",") if url)]
+    cookie = {"Cookie": f"sessionid={data['staff_session']}"}
+    timed: dict[tuple[int, str], float] = {}
+    for rtt in latencies:
+        urls, proxies = delayed(servers_urls, rtt) if rtt else (servers_urls, [])
+        through = env | {"DATABASE_URL": urls[0], "REPLICA_DATABASE_URLS": ",".join(urls[1:])}
+        servers = {}
+        try:
+            for name, (server, concurrent) in DASHBOARD_SERVERS.items():
+                servers[name] = serve(through | {"DASHBOARD_CONCURRENT_READS": concurrent}, server)
+            times = {server: [] for server in servers}
+            for n in range(requests + 1):  # the first of each: a warm-up (pools, plans)
+                for server, (base, _) in servers.items():
+                    namespace_bump("dashboard")
+                    started = time.monotonic()
+                    with urllib.request.urlopen(
+                        urllib.request.Request(base + DASHBOARD, headers=cookie), timeout=60
+                    ):
+                        pass
+                    if n:
+                        times[server].append((time.monotonic() - started) * 1000)
+            for server, measured in times.items():
+                timed[(rtt, server)] = statistics.median(measured)
+        finally:
+            for _, process in servers.values():
+                stop(process)
+            for proxy in proxies:
+                stop(proxy)
+    return {"requests": requests, "ms": timed}
+
+
+def report(seconds, runs, latencies, connections, rows, dashboard) -> tuple[str, dict]:
     by = {(rtt, server, count): result for rtt, server, count, result in rows}
     lines = [
         "## 8. Async I/O against its sync twin",
@@ -218,6 +266,29 @@ def report(seconds, runs, latencies, connections, rows) -> tuple[str, dict]:
             figures["cells"].append(
                 {"rtt_ms": rtt, "connections": count, "sync": sync, "async": fast, "ratio": ratio}
             )
+    lines += [
+        "",
+        "### A cold dashboard",
+        "",
+        "The staff dashboard with every block rebuilt (its cache namespace bumped before each",
+        f"request), one request at a time, median of {dashboard['requests']} per server, client-side ms.",
+        "Under WSGI its blocks read one after another, on the primary as admin pages do; under ASGI",
+        "all at once over the async pools, on a replica that has replayed the primary's WAL position",
+        "(or one by one, `DASHBOARD_CONCURRENT_READS=false`). Here the added latency is in front of",
+        "every server's pooler. Under ASGI Django runs each request's sync code in a thread of its own,",
+        "whose connections no later request reuses: each request connects to the poolers again.",
+        "",
+        "| database round trip | WSGI, blocks one by one | ASGI, blocks one by one | ASGI, blocks at once |",
+        "|---|---:|---:|---:|",
+    ]
+    figures["dashboard"] = []
+    for rtt in latencies:
+        wsgi, asgi_one, asgi_once = (dashboard["ms"][(rtt, name)] for name in DASHBOARD_SERVERS)
+        where = "loopback" if not rtt else f"+{rtt} ms"
+        lines.append(f"| {where} | {wsgi:,.1f} ms | {asgi_one:,.1f} ms | {asgi_once:,.1f} ms |")
+        figures["dashboard"].append(
+            {"rtt_ms": rtt, "wsgi_ms": wsgi, "asgi_one_by_one_ms": asgi_one, "asgi_at_once_ms": asgi_once}
+        )
     lines += [
         "",
         "Under WSGI a worker is busy for the whole round trip, so the sync twin's requests/s is about",

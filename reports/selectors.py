@@ -325,7 +325,8 @@ def dashboard_data(*, filters: DashboardFilters, today: date) -> DashboardData:
     Each block records the namespace version it was built in, which each refresh bumps, so a
     refresh shows at once. The cached blocks come in one round trip; the missing ones (a cold
     dashboard) read their views all at once, on the event loop, from a replica that has replayed
-    the refresh (shopsite.db.concurrent_reads; DASHBOARD_CONCURRENT_READS), then each is stored,
+    the refresh (shopsite.db.concurrent_reads; DASHBOARD_CONCURRENT_READS, under ASGI, where the
+    async pools are open; one by one elsewhere), then each is stored,
     one request building it while others wait for it. Without Redis, every block comes from the
     views.
     """
@@ -354,7 +355,9 @@ def dashboard_data(*, filters: DashboardFilters, today: date) -> DashboardData:
             values[block.name] = value
         else:
             missing.append(block)
-    rows = _read_at_once(missing) if len(missing) > 1 and settings.DASHBOARD_CONCURRENT_READS else {}
+    # At once only where the pools are open (under ASGI): elsewhere each read would open a connection.
+    at_once = len(missing) > 1 and settings.DASHBOARD_CONCURRENT_READS and async_pool.pools_open()
+    rows = _read_at_once(missing) if at_once else {}
     for block in missing:
         values[block.name] = cached(lambda block=block: block.build(rows.get(block.name)), *block.parts)
     return DashboardData(freshness=freshness, **{name: values.get(name) for name in DASHBOARD_BLOCK_VIEWS})

@@ -120,6 +120,12 @@ async def close_pools() -> None:
     await asyncio.gather(*(pool.close() for pool in pools))
 
 
+def pools_open() -> bool:
+    """Whether this process serves on a loop with its pools open (under ASGI, after its lifespan
+    startup): where reading on the event loop costs no new connections."""
+    return _loop is not None and _loop.is_running()
+
+
 @asynccontextmanager
 async def connection(alias: str) -> AsyncIterator[asyncpg.Connection]:
     """Yield a connection to the alias: from this loop's pool (PoolTimeout when none is free within
