@@ -127,9 +127,10 @@ def pools_open() -> bool:
 
 
 @asynccontextmanager
-async def connection(alias: str) -> AsyncIterator[asyncpg.Connection]:
+async def connection(alias: str, *, check: bool | None = None) -> AsyncIterator[asyncpg.Connection]:
     """Yield a connection to the alias: from this loop's pool (PoolTimeout when none is free within
-    ASYNC_POOL's timeout), or one of its own where no pool was opened on this loop."""
+    ASYNC_POOL's timeout), or one of its own where no pool was opened on this loop. `check`: the
+    round trip before use (ASYNC_POOL's by default); a caller that can redo its read skips it."""
     pool = _pools.get(alias) if _loop is asyncio.get_running_loop() else None
     if pool is None:
         own = await asyncpg.connect(**connect_kwargs(alias))
@@ -138,21 +139,21 @@ async def connection(alias: str) -> AsyncIterator[asyncpg.Connection]:
         finally:
             await own.close()
         return
-    conn = await _acquire(pool)
+    conn = await _acquire(pool, settings.ASYNC_POOL["check"] if check is None else check)
     try:
         yield conn
     finally:
         await pool.release(conn)
 
 
-async def _acquire(pool: asyncpg.Pool) -> asyncpg.Connection:
+async def _acquire(pool: asyncpg.Pool, check: bool) -> asyncpg.Connection:
     config = settings.ASYNC_POOL
     try:
         conn = await pool.acquire(timeout=config["timeout"])
     except TimeoutError:
         raise PoolTimeout(f"no connection free within {config['timeout']} s") from None
     stale = time.monotonic() - conn.opened_at > config["recycle"]
-    if not stale and config["check"]:
+    if not stale and check:
         try:
             await conn.execute("SELECT 1")
         except UNREACHABLE:

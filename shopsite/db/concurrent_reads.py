@@ -6,11 +6,14 @@ queryset is compiled by Django (the same SQL the ORM runs, for the primary's dia
 on a connection of its own from shopsite.db.async_pool; rows come back as tuples, in the order
 of the queryset's `values_list()` or `values()` fields.
 
-Which server: a replica that has replayed the primary's WAL position of the moment the reads
-start (asked of the primary first), so nothing committed before them is missed, whatever the
+Which server: a healthy replica that has replayed the primary's WAL position of the moment the
+reads start (asked of the primary first), so nothing committed before them is missed, whatever the
 request (an admin page, pinned to the primary for its own reads, may read report views here);
-otherwise the primary. From a sync view it runs under `async_to_sync`: under ASGI on the
-server's loop and pools, under WSGI on a loop of its own with connections of their own.
+otherwise the primary. To keep it to one round trip after that, the replica's replay position is
+asked together with the reads, and the connections are not checked before use: if that replica
+had not replayed the position, every read is done again on the primary; if a read fails there,
+the replica is taken out and the same. From a sync view it runs under `async_to_sync`: under
+ASGI on the server's loop and pools, under WSGI on a loop of its own with connections of its own.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from django.db import connections
 from django.db.models import QuerySet
 
 from shopsite.db import async_pool
-from shopsite.db.replicas import parse_lsn
-from shopsite.db.router import PRIMARY, Route
+from shopsite.db.replicas import error_summary, parse_lsn, pool
+from shopsite.db.router import PRIMARY
 from shopsite.db.timing import count_query
 
 PLACEHOLDER = re.compile(r"%%|%s")
@@ -48,12 +51,30 @@ def _compiled(queryset: QuerySet) -> tuple[str, tuple]:
 
 
 async def _read_all(statements: dict[str, list[tuple[str, tuple]]], lsn: int) -> dict[str, list[list[tuple]]]:
-    route = Route(required_lsn=lsn)
-    alias = await route.aread_alias()
+    replica = await pool.achoose()
+    if replica is not None:
+        try:
+            replayed, rows = await asyncio.gather(_replayed(replica), _read_on(replica, statements))
+        except async_pool.UNREACHABLE as error:
+            pool.take_out(replica, error_summary(error))
+        else:
+            if replayed is not None and replayed >= lsn:
+                return rows
+    return await _read_on(PRIMARY, statements)
 
+
+async def _replayed(alias: str) -> int | None:
+    async with async_pool.connection(alias, check=False) as conn:
+        lsn = await conn.fetchval("SELECT pg_last_wal_replay_lsn()::text")
+    return parse_lsn(lsn) if lsn else None
+
+
+async def _read_on(
+    alias: str, statements: dict[str, list[tuple[str, tuple]]]
+) -> dict[str, list[list[tuple]]]:
     async def rows(sql: str, params: tuple) -> list[tuple]:
         started = time.perf_counter()
-        async with async_pool.connection(alias) as conn:
+        async with async_pool.connection(alias, check=False) as conn:
             found = [tuple(row) for row in await conn.fetch(sql, *params)]
         count_query(alias, time.perf_counter() - started)
         return found

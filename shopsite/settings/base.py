@@ -204,9 +204,9 @@ BENCHMARK_HELLO_VIEW = env.bool("BENCHMARK_HELLO_VIEW", default=False)  # /bench
 # workers per query (0: one core, so the refresh leaves the others to checkouts) and the memory
 # each sort or hash may take before it spills to disk (a PostgreSQL size: 64MB, 1GB).
 REPORTS_REFRESH_PARALLEL_WORKERS = env.int("REPORTS_REFRESH_PARALLEL_WORKERS", default=0)
-# A cold dashboard reads its blocks' views all at once over the async pools, under ASGI
-# (reports.selectors). Off: measured, it costs more round trips than it overlaps (docs/SCALING.md).
-DASHBOARD_CONCURRENT_READS = env.bool("DASHBOARD_CONCURRENT_READS", default=False)
+# A cold dashboard reads its blocks' views all at once over the async pools, where they are open
+# (under ASGI; reports.selectors, docs/SCALING.md).
+DASHBOARD_CONCURRENT_READS = env.bool("DASHBOARD_CONCURRENT_READS", default=True)
 REPORTS_REFRESH_WORK_MEM = env.str("REPORTS_REFRESH_WORK_MEM", default="64MB")
 if REPORTS_REFRESH_PARALLEL_WORKERS < 0:
     raise ImproperlyConfigured(

@@ -36,8 +36,8 @@ CACHES["default"]["LOCATION"] = _redis_test_url(REDIS_URL)
 CACHES["default"]["KEY_PREFIX"] = "shopsite-test"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
-# Off (as by default): the concurrent reads use connections of their own, which do not see what
-# a test's transaction wrote; tests/reports/test_concurrent_dashboard.py turns them on, committing.
+# Off: the concurrent reads use connections of their own, which do not see what a test's
+# transaction wrote; tests/reports/test_concurrent_dashboard.py turns them on, committing.
 DASHBOARD_CONCURRENT_READS = False
 PAGE_CACHE_SECONDS = 0  # pages are rendered in tests; tests/test_page_cache.py turns it on
 

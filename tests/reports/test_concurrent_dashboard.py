@@ -16,7 +16,7 @@ from reports.forms import default_filters
 from reports.selectors import DASHBOARD_BLOCK_VIEWS, dashboard_data
 from reports.services import reports_refresh
 from shopsite.caching.versioned import namespace_bump
-from shopsite.db import async_pool
+from shopsite.db import async_pool, concurrent_reads
 from shopsite.db.replicas import pool
 from tests.e2e.asgi_server import AsgiLiveServer
 from tests.factories import UserFactory
@@ -99,9 +99,9 @@ def test_with_no_healthy_replica_the_blocks_are_read_at_once_on_the_primary(shop
     seen = []
     real = async_pool.connection
 
-    def recorded(alias):
+    def recorded(alias, **kwargs):
         seen.append(alias)
-        return real(alias)
+        return real(alias, **kwargs)
 
     monkeypatch.setattr(async_pool, "connection", recorded)
     data = read(concurrent=True, settings=settings)
@@ -119,3 +119,23 @@ def test_a_failed_concurrent_read_falls_back_to_reading_each_block(shop, setting
     assert data.kpis[-1].orders == 12
     assert all(getattr(data, name) is not None for name in DASHBOARD_BLOCK_VIEWS)
     assert "read one by one" in caplog.text
+
+
+def test_a_replica_behind_the_refresh_has_every_block_read_again_on_the_primary(shop, settings, monkeypatch):
+    seen = []
+    real = async_pool.connection
+
+    def recorded(alias, **kwargs):
+        seen.append(alias)
+        return real(alias, **kwargs)
+
+    async def behind(alias):
+        return 0  # has replayed nothing the primary wrote: the reads must not be trusted
+
+    monkeypatch.setattr(async_pool, "connection", recorded)
+    monkeypatch.setattr(concurrent_reads, "_replayed", behind)
+    data = read(concurrent=True, settings=settings)
+    assert seen.count("default") == 6  # every block again, on the primary
+    # The reads first tried on the replica (and its health check, when one is due).
+    assert len([alias for alias in seen if alias != "default"]) in (6, 7)
+    assert data.kpis[-1].orders == 12
