@@ -8,20 +8,9 @@ import asyncio
 import pytest
 
 from shopsite.db import async_pool
+from tests.integration.pools import with_pools
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, databases="__all__")]
-
-
-def run(coroutine):
-    return asyncio.run(coroutine)
-
-
-async def with_pools(coroutine):
-    await async_pool.open_pools()
-    try:
-        return await coroutine
-    finally:
-        await async_pool.close_pools()
 
 
 async def opened_at(uses: int, alias: str = "default") -> list[float]:
@@ -36,13 +25,13 @@ async def opened_at(uses: int, alias: str = "default") -> list[float]:
 
 def test_a_pooled_connection_is_reused_while_it_is_young(settings):
     settings.ASYNC_POOL = {**settings.ASYNC_POOL, "size": 1, "recycle": 3600}
-    seen = run(with_pools(opened_at(3)))
+    seen = asyncio.run(with_pools(opened_at(3)))
     assert len(set(seen)) == 1
 
 
 def test_a_connection_older_than_recycle_is_replaced_before_use(settings):
     settings.ASYNC_POOL = {**settings.ASYNC_POOL, "size": 1, "recycle": 0}
-    seen = run(with_pools(opened_at(3)))
+    seen = asyncio.run(with_pools(opened_at(3)))
     assert len(set(seen)) == 3  # each use found the one before it too old
 
 
@@ -56,7 +45,7 @@ def test_a_connection_closed_while_idle_in_the_pool_is_replaced(settings):
         async with async_pool.connection("default") as conn:
             return await conn.fetchval("SELECT 41 + 1"), conn._con is not raw
 
-    assert run(with_pools(closed_then_used())) == (42, True)
+    assert asyncio.run(with_pools(closed_then_used())) == (42, True)
 
 
 def test_a_full_pool_raises_pool_timeout_within_its_wait(settings):
@@ -70,7 +59,7 @@ def test_a_full_pool_raises_pool_timeout_within_its_wait(settings):
         async with async_pool.connection("default") as conn:  # free again once given back
             return await conn.fetchval("SELECT 1")
 
-    assert run(with_pools(second_while_first_held())) == 1
+    assert asyncio.run(with_pools(second_while_first_held())) == 1
 
 
 def test_without_pools_each_use_opens_a_connection_and_closes_it():
@@ -79,7 +68,7 @@ def test_without_pools_each_use_opens_a_connection_and_closes_it():
             answer = await conn.fetchval("SELECT 1")
         return answer, conn.is_closed()
 
-    assert run(used()) == (1, True)
+    assert asyncio.run(used()) == (1, True)
 
 
 def test_connections_carry_the_application_name_and_reach_the_test_database(settings):
@@ -87,7 +76,7 @@ def test_connections_carry_the_application_name_and_reach_the_test_database(sett
         async with async_pool.connection("default") as conn:
             return await conn.fetchrow("SELECT current_database(), current_setting('application_name')")
 
-    database, application = run(names())
+    database, application = asyncio.run(names())
     assert database == settings.DATABASES["default"]["NAME"]
     assert application == settings.DATABASE_APPLICATION_NAME
 
@@ -104,5 +93,5 @@ def test_a_connection_given_back_keeps_the_poolers_web_timeouts(settings):
         async with async_pool.connection("default") as conn:
             return await conn.fetchval("SELECT current_setting('statement_timeout')")
 
-    shown = run(with_pools(used_then_asked()))
+    shown = asyncio.run(with_pools(used_then_asked()))
     assert shown == f"{settings.DATABASE_STATEMENT_TIMEOUT_MS // 1000}s"

@@ -20,6 +20,7 @@ from shopsite.db.replicas import ReplicaState, pool
 from shopsite.db.routing import COOKIE_SALT
 from tests.factories import CategoryFactory, ProductFactory
 from tests.integration.faults import wait_for_replay
+from tests.integration.pools import with_pools
 
 pytestmark = [
     pytest.mark.integration,
@@ -83,19 +84,6 @@ def wsgi_get(path: str, *, method: str = "GET", headers: dict[str, str] | None =
     return started["status"], started["headers"], body
 
 
-def run(coroutine):
-    return asyncio.run(coroutine)
-
-
-async def with_pools(coroutine):
-    """Run a coroutine with the pools open on this loop, as under uvicorn after its lifespan startup."""
-    await async_pool.open_pools()
-    try:
-        return await coroutine
-    finally:
-        await async_pool.close_pools()
-
-
 def route(headers: dict[str, str]) -> str:
     return headers["server-timing"].split('desc="')[1].rstrip('"')
 
@@ -135,7 +123,7 @@ def ids_of(*products) -> str:
 def test_the_async_endpoint_and_its_sync_twin_answer_the_same_document(products):
     unknown = max(product.pk for product in products.values()) + 1000
     path = f"/live/stock?ids={ids_of(*products.values())},{unknown}"
-    async_status, async_headers, async_body = run(asgi_get(path))
+    async_status, async_headers, async_body = asyncio.run(asgi_get(path))
     sync_status, sync_headers, sync_body = wsgi_get(path)
     assert async_status == sync_status == 200
     assert async_body == sync_body
@@ -158,7 +146,7 @@ def test_the_async_endpoint_and_its_sync_twin_answer_the_same_document(products)
 
 def test_with_pools_open_the_answer_is_the_same(products):
     path = f"/live/stock?ids={ids_of(products['few'])}"
-    status, headers, body = run(with_pools(asgi_get(path)))
+    status, headers, body = asyncio.run(with_pools(asgi_get(path)))
     assert status == 200
     assert body == wsgi_get(path)[2]
     assert route(headers) in settings.REPLICA_ALIASES
@@ -180,7 +168,10 @@ BAD_IDS = [
 
 @pytest.mark.parametrize("query", BAD_IDS)
 def test_bad_ids_get_a_400_that_says_why(query):
-    for status, headers, body in (run(asgi_get(f"/live/stock?{query}")), wsgi_get(f"/live/stock?{query}")):
+    for status, headers, body in (
+        asyncio.run(asgi_get(f"/live/stock?{query}")),
+        wsgi_get(f"/live/stock?{query}"),
+    ):
         assert status == 400
         assert headers["content-type"] == "application/json"
         assert "ids" in json.loads(body)["error"]
@@ -188,17 +179,17 @@ def test_bad_ids_get_a_400_that_says_why(query):
 
 def test_only_get_and_head_are_answered(products):
     path = f"/live/stock?ids={ids_of(products['few'])}"
-    for status, headers, _ in (run(asgi_get(path, method="POST")), wsgi_get(path, method="POST")):
+    for status, headers, _ in (asyncio.run(asgi_get(path, method="POST")), wsgi_get(path, method="POST")):
         assert status == 405
         assert headers["allow"] == "GET, HEAD"
-    for status, _, body in (run(asgi_get(path, method="HEAD")), wsgi_get(path, method="HEAD")):
+    for status, _, body in (asyncio.run(asgi_get(path, method="HEAD")), wsgi_get(path, method="HEAD")):
         assert (status, body) == (200, b"")
 
 
 def test_a_host_the_site_does_not_serve_is_a_400(products):
     path = f"/live/stock?ids={ids_of(products['few'])}"
     for status, _, body in (
-        run(asgi_get(path, headers={"host": "evil.example"})),
+        asyncio.run(asgi_get(path, headers={"host": "evil.example"})),
         wsgi_get(path, headers={"host": "evil.example"}),
     ):
         assert status == 400
@@ -216,7 +207,7 @@ def test_interleaved_requests_on_one_loop_each_route_by_their_own_cookie(product
             *(asgi_get(path, headers={"cookie": behind} if n % 2 else {}) for n in range(20))
         )
 
-    answers = run(with_pools(twenty()))
+    answers = asyncio.run(with_pools(twenty()))
     for n, (status, headers, _) in enumerate(answers):
         assert status == 200
         if n % 2:
@@ -227,7 +218,7 @@ def test_interleaved_requests_on_one_loop_each_route_by_their_own_cookie(product
 
 def test_a_client_whose_write_a_replica_has_replayed_reads_from_the_replica(products):
     path = f"/live/stock?ids={ids_of(products['few'])}"
-    _, headers, _ = run(asgi_get(path, headers={"cookie": behind_cookie(1)}))
+    _, headers, _ = asyncio.run(asgi_get(path, headers={"cookie": behind_cookie(1)}))
     assert route(headers) in settings.REPLICA_ALIASES
     _, headers, _ = wsgi_get(path, headers={"cookie": behind_cookie(FAR_FUTURE_LSN)})
     assert route(headers) == "default"
@@ -237,7 +228,7 @@ def test_a_forged_read_your_writes_cookie_is_ignored(products):
     path = f"/live/stock?ids={ids_of(products['few'])}"
     forged = f"{settings.READ_YOUR_WRITES_COOKIE}={FAR_FUTURE_LSN}:forged"
     for _, headers, _ in (
-        run(asgi_get(path, headers={"cookie": forged})),
+        asyncio.run(asgi_get(path, headers={"cookie": forged})),
         wsgi_get(path, headers={"cookie": forged}),
     ):
         assert route(headers) in settings.REPLICA_ALIASES
@@ -247,7 +238,7 @@ def test_with_no_healthy_replica_the_primary_answers(products):
     path = f"/live/stock?ids={ids_of(products['few'])}"
     for alias in settings.REPLICA_ALIASES:
         pool.take_out(alias, "taken out by the test")
-    for status, headers, body in (run(asgi_get(path)), wsgi_get(path)):
+    for status, headers, body in (asyncio.run(asgi_get(path)), wsgi_get(path)):
         assert status == 200
         assert route(headers) == "default"
         assert json.loads(body)["products"][0]["stock"] == 3
@@ -268,7 +259,7 @@ def test_a_replica_failing_under_the_query_is_taken_out_and_the_primary_answers(
     for alias in settings.REPLICA_ALIASES:
         pool._states[alias] = ReplicaState(healthy=True, checked_at=time.monotonic())
     monkeypatch.setattr(async_pool, "connection", failing_on_replicas)
-    status, headers, body = run(asgi_get(f"/live/stock?ids={ids_of(products['few'])}"))
+    status, headers, body = asyncio.run(asgi_get(f"/live/stock?ids={ids_of(products['few'])}"))
     assert status == 200
     assert route(headers) == "default"
     assert json.loads(body)["products"][0]["stock"] == 3
@@ -291,7 +282,7 @@ def test_a_full_pool_answers_the_503_page_without_waiting_long(products, setting
             for connection in held:
                 await connection.__aexit__(None, None, None)
 
-    status, headers, body = run(with_pools(with_every_connection_taken()))
+    status, headers, body = asyncio.run(with_pools(with_every_connection_taken()))
     assert status == 503
     assert headers["retry-after"] == str(settings.OUTAGE_RETRY_AFTER_SECONDS)
     assert headers["content-type"].startswith("text/html")
@@ -317,7 +308,7 @@ def test_the_lifespan_opens_a_pool_per_database_and_closes_them(products):
         await ASGI({"type": "lifespan"}, receive, send)
         return outbox, sorted(async_pool._pools)
 
-    outbox, after = run(lifespan())
+    outbox, after = asyncio.run(lifespan())
     assert outbox == [
         "lifespan.startup.complete",
         ("open", sorted(settings.DATABASES)),
@@ -332,7 +323,7 @@ def test_every_other_path_is_handed_to_django():
     async def django_app(scope, receive, send):
         handed.append(scope["path"])
 
-    run(live.asgi(django_app)({"type": "http", "path": "/live/stock/", "headers": []}, None, None))
+    asyncio.run(live.asgi(django_app)({"type": "http", "path": "/live/stock/", "headers": []}, None, None))
     assert handed == ["/live/stock/"]
     assert live.wsgi(lambda environ, start_response: [environ["PATH_INFO"].encode()])(
         {"PATH_INFO": "/"}, None
@@ -352,7 +343,7 @@ def test_django_pages_under_asgi_route_each_interleaved_request_by_its_own_cooki
     async def many():
         return await asyncio.gather(*((writer if n % 2 else fresh).get(url) for n in range(10)))
 
-    for n, response in enumerate(run(many())):
+    for n, response in enumerate(asyncio.run(many())):
         assert response.status_code == 200
         served = response["Server-Timing"].split('db-route;desc="')[1].split('"')[0]
         if n % 2:
