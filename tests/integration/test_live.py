@@ -5,14 +5,17 @@ full pool answered with the 503 page."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.http import HttpResponse
 from django.test import AsyncClient
+from django.test.utils import CaptureQueriesContext
 
 from shopsite import live
 from shopsite.db import async_pool
@@ -350,3 +353,24 @@ def test_django_pages_under_asgi_route_each_interleaved_request_by_its_own_cooki
             assert served == "default"
         else:
             assert served in settings.REPLICA_ALIASES
+
+
+@pytest.mark.parametrize("count", [1, 24])
+def test_the_stock_of_any_number_of_products_is_one_query_on_a_replica(count, settings):
+    made = ProductFactory.create_batch(count, category=CategoryFactory(slug="many"))
+    wait_for_replay()
+    # Every replica passed its check a moment ago: no health check among the counted queries.
+    settings.REPLICA_CHECK_INTERVAL = 3600
+    for alias in settings.REPLICA_ALIASES:
+        pool._states[alias] = ReplicaState(healthy=True, checked_at=time.monotonic())
+    with contextlib.ExitStack() as stack:
+        captured = {
+            alias: stack.enter_context(CaptureQueriesContext(connections[alias]))
+            for alias in settings.DATABASES
+        }
+        status, _, body = wsgi_get(f"/live/stock?ids={ids_of(*made)}")
+    assert status == 200
+    assert len(json.loads(body)["products"]) == count
+    counts = {alias: len(queries) for alias, queries in captured.items() if len(queries)}
+    assert list(counts.values()) == [1], counts
+    assert set(counts) <= set(settings.REPLICA_ALIASES)
