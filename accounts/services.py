@@ -13,6 +13,10 @@ from accounts.emails import email_normalise
 from accounts.models import Customer, Order, OrderItem, OrderStatus, User
 from accounts.selectors import customer_email_taken
 from catalog.services import stock_return, stock_take
+from shopsite.caching.versioned import namespace_touch_on_commit
+
+# Moved on commit by every write of an order (placed, status changed): see orders_changed_on_commit.
+ORDERS_NAMESPACE = "orders"
 
 # Where an order may go from each status: pending -> paid -> shipped -> delivered, and cancelled
 # before it ships. Anything else (a pending order shipped, a delivered one cancelled) is refused.
@@ -69,9 +73,11 @@ def orders_transition(*, order_ids: Iterable[int], to: OrderStatus) -> int:
     a queryset of ids: "select all" over many orders stays one statement.
     """
     allowed = Order.objects.filter(pk__in=order_ids, status__in=statuses_before(to))
+    orders_changed_on_commit()
     if to == OrderStatus.CANCELLED:
         return _orders_cancel(allowed)
-    changes = {"status": to}
+    # `updated` tells the reports' refresh which days to count again.
+    changes = {"status": to, "updated": Now()}
     if to == OrderStatus.SHIPPED:
         # The database's clock, and never before the order was placed by an app server's.
         changes["shipped"] = Greatest(Now(), "created")
@@ -86,7 +92,7 @@ def _orders_cancel(allowed) -> int:
     cancelled = list(allowed.order_by("pk").select_for_update().values_list("pk", flat=True))
     if not cancelled:
         return 0
-    Order.objects.filter(pk__in=cancelled).update(status=OrderStatus.CANCELLED)
+    Order.objects.filter(pk__in=cancelled).update(status=OrderStatus.CANCELLED, updated=Now())
     returned = (
         OrderItem.objects.filter(order_id__in=cancelled)
         .values("product_id")
@@ -190,7 +196,14 @@ def order_place(
         OrderItem(order=order, product_id=pk, quantity=lines[pk], unit_price=prices[pk]) for pk in sold
     )
     customer.last_purchase = now
+    orders_changed_on_commit()
     return order
+
+
+def orders_changed_on_commit() -> None:
+    """Once the transaction commits, give the "orders" cache namespace a new version: the reports'
+    live figures (today's sales), cached a short while, are counted again at their next read."""
+    namespace_touch_on_commit(ORDERS_NAMESPACE)
 
 
 def _constraint_of(error: IntegrityError) -> str | None:

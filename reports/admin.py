@@ -107,8 +107,8 @@ class CustomersDailyAdmin(ReportAdmin):
 
 @admin.register(ProductSales)
 class ProductSalesAdmin(GrowingTableAdmin, ReportAdmin):
-    list_display = ["product", "sku", "category_name", "units", "revenue", "average_unit_price", "last_sold"]
-    list_filter = ["category_name", ("last_sold", admin.DateFieldListFilter)]
+    list_display = ["product", "sku", "category_name", "units", "revenue", "average_unit_price"]
+    list_filter = ["category_name"]
     search_fields = ["name", "sku"]
     search_help_text = "Search by product name or sku."
 
@@ -136,8 +136,8 @@ class OrdersOverFilter(admin.SimpleListFilter):
 
 @admin.register(CustomerValue)
 class CustomerValueAdmin(GrowingTableAdmin, ReportAdmin):
-    list_display = ["customer", "email", "orders", "total_spent", "first_order", "last_order"]
-    list_filter = [OrdersOverFilter, ("last_order", admin.DateFieldListFilter)]
+    list_display = ["customer", "email", "orders", "total_spent"]
+    list_filter = [OrdersOverFilter]
     search_fields = ["name", "email"]
     search_help_text = "Search by customer name or email."
 

@@ -1,15 +1,174 @@
-"""Reports: a log of refreshes, and unmanaged models over the materialized views.
+"""Reports: sold orders counted by day in three layers, a log of refreshes, and the admin's lists.
 
-The views themselves are created by migrations (`RunSQL`, SQL written out in the migration) and
-hold the shop's aggregates; every one counts only sold orders: paid, shipped or delivered (a
-delivered order was paid and shipped), never pending or cancelled ones.
+Every figure counts sold orders only: paid, shipped or delivered (a delivered order was paid and
+shipped), never pending or cancelled ones, by the UTC day of the order's `created`. A day's
+figures live in one of three layers (docs/ARCHITECTURE.md, "Reports"):
+
+- closed days, before `ReportWindow.closed_until`: the `Closed*` tables below, written only by
+  the refresh (reports/services.py): it adds the days that leave the recent layer and replaces the
+  days whose orders changed since it last ran;
+- recent days, from `closed_until` to `ReportWindow.recent_until`: materialized views
+  (`reports_*_recent`, created by migrations), recomputed by every refresh, CONCURRENTLY;
+- the open period, from `recent_until` on (today, or since the last refresh): counted live from
+  the orders by the dashboard's queries.
+
+The admin's report lists are plain SQL views over the three layers (unmanaged models at the end
+of this module): the closed and recent days as of the last refresh, the open period live.
 """
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import Q
+
+
+class ReportWindow(models.Model):
+    """Where the layers meet: one row, written by the refresh and read by every report query."""
+
+    # Days before it are in the closed tables; NULL: none yet (the next refresh counts all history).
+    closed_until = models.DateField(null=True)
+    # Days before it (and from closed_until) are in the recent views; from it on, the dashboard
+    # counts the orders live. NULL: never refreshed.
+    recent_until = models.DateField(null=True)
+    # Days before closed_until to count again at the next refresh: the orders placed or changed
+    # since `changes_since` on closed days. Filled and emptied within one refresh.
+    reopened = ArrayField(models.DateField(), default=list)
+    # Changes from then on are the next refresh's to count (reports.services.CHANGES_FROM).
+    changes_since = models.DateTimeField(null=True)
+    # When the last refresh began (database clock): the closed and recent days are as of then.
+    refreshed = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="reportwindow_one_row")]
+
+    def __str__(self):
+        return f"closed before {self.closed_until}, recent before {self.recent_until}"
+
+
+class ClosedSalesDay(models.Model):
+    """Sold orders of one closed day: orders, items (units) and revenue."""
+
+    day = models.DateField(primary_key=True)
+    orders = models.BigIntegerField()
+    items = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_sales_day"
+
+    def __str__(self):
+        return f"Sales on {self.day}"
+
+
+class ClosedProductDay(models.Model):
+    """Units and revenue of one product on one closed day: the edges of a range of days."""
+
+    pk = models.CompositePrimaryKey("day", "product_id")
+    day = models.DateField()
+    product_id = models.BigIntegerField()
+    units = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_product_day"
+
+    def __str__(self):
+        return f"Product #{self.product_id} on {self.day}"
+
+
+class ClosedProductMonth(models.Model):
+    """The closed days of one month summed per product: the whole months of a long range."""
+
+    pk = models.CompositePrimaryKey("month", "product_id")
+    month = models.DateField()
+    product_id = models.BigIntegerField()
+    units = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_product_month"
+
+    def __str__(self):
+        return f"Product #{self.product_id} in {self.month:%Y-%m}"
+
+
+class ClosedProductTotal(models.Model):
+    """Every closed day summed per product: the admin's list of product sales."""
+
+    product_id = models.BigIntegerField(primary_key=True)
+    units = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_product_total"
+
+    def __str__(self):
+        return f"Product #{self.product_id}, closed days"
+
+
+class ClosedCustomerDay(models.Model):
+    """Orders and spending of one customer on one closed day."""
+
+    pk = models.CompositePrimaryKey("day", "customer_id")
+    day = models.DateField()
+    customer_id = models.BigIntegerField()
+    orders = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_customer_day"
+
+    def __str__(self):
+        return f"Customer #{self.customer_id} on {self.day}"
+
+
+class ClosedCustomerMonth(models.Model):
+    """The closed days of one month summed per customer."""
+
+    pk = models.CompositePrimaryKey("month", "customer_id")
+    month = models.DateField()
+    customer_id = models.BigIntegerField()
+    orders = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_customer_month"
+
+    def __str__(self):
+        return f"Customer #{self.customer_id} in {self.month:%Y-%m}"
+
+
+class ClosedCustomerTotal(models.Model):
+    """Every closed day summed per customer: the admin's list of customer value."""
+
+    customer_id = models.BigIntegerField(primary_key=True)
+    orders = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_customer_total"
+
+    def __str__(self):
+        return f"Customer #{self.customer_id}, closed days"
+
+
+class ClosedCategoryDay(models.Model):
+    """Units and revenue of one category (the product's when its day closed) on one closed day."""
+
+    pk = models.CompositePrimaryKey("day", "category_id")
+    day = models.DateField()
+    category_id = models.BigIntegerField()
+    units = models.BigIntegerField()
+    revenue = models.DecimalField(max_digits=20, decimal_places=2)
+
+    class Meta:
+        db_table = "reports_closed_category_day"
+
+    def __str__(self):
+        return f"Category #{self.category_id} on {self.day}"
 
 
 class RefreshLog(models.Model):
-    """One refresh of one materialized view: when it started, how long it took, the rows it holds."""
+    """One step of a refresh: a view recomputed, or the days it closed, with its time and rows."""
 
     view = models.CharField(max_length=63)  # PostgreSQL's longest identifier
     started = models.DateTimeField()
@@ -37,6 +196,9 @@ class Dashboard(RefreshLog):
         default_permissions = ("view",)
         verbose_name = "dashboard"
         verbose_name_plural = "dashboard"
+
+
+# The admin's report lists: plain views over the three layers.
 
 
 class SalesDaily(models.Model):
@@ -79,9 +241,9 @@ class CustomersDaily(models.Model):
 
 
 class ProductSales(models.Model):
-    """Sales of each product ever sold: units, revenue, average unit price, last sale.
+    """Sales of each product ever sold: units, revenue, average unit price.
 
-    The product's name, sku and category are copied in, so reading the report joins nothing.
+    The product's name, sku and category are today's, joined in by the view.
     """
 
     product_id = models.BigIntegerField(primary_key=True)
@@ -92,7 +254,6 @@ class ProductSales(models.Model):
     units = models.BigIntegerField()
     revenue = models.DecimalField(max_digits=20, decimal_places=2)
     average_unit_price = models.DecimalField(max_digits=20, decimal_places=2)
-    last_sold = models.DateTimeField()
 
     class Meta:
         managed = False
@@ -107,15 +268,13 @@ class ProductSales(models.Model):
 
 
 class CustomerValue(models.Model):
-    """What each customer with a sold order has bought: orders, total spent, first and last order."""
+    """What each customer with a sold order has bought: orders and total spent."""
 
     customer_id = models.BigIntegerField(primary_key=True)
     name = models.CharField(max_length=200)
     email = models.EmailField(max_length=254)
     orders = models.BigIntegerField()
     total_spent = models.DecimalField(max_digits=20, decimal_places=2)
-    first_order = models.DateTimeField()
-    last_order = models.DateTimeField()
 
     class Meta:
         managed = False
@@ -130,9 +289,9 @@ class CustomerValue(models.Model):
 
 
 class CategoryMonthly(models.Model):
-    """Units and revenue per category (the product's category today) and month (UTC)."""
+    """Units and revenue per category and month (UTC)."""
 
-    # "2025-03/7": admin needs a single-column primary key; the view's unique key is (month, category).
+    # "2025-03/7": admin needs a single-column primary key; the view's key is (month, category).
     id = models.CharField(max_length=40, primary_key=True)
     category_id = models.BigIntegerField()
     category_name = models.CharField(max_length=100)
@@ -152,7 +311,7 @@ class CategoryMonthly(models.Model):
         return f"{self.category_name} in {self.month:%Y-%m}"
 
 
-# Every report view and its model, each after the views it reads (none reads another yet).
+# Every admin report list and its model.
 REPORT_MODELS: dict[str, type[models.Model]] = {
     model._meta.db_table: model
     for model in (SalesDaily, CustomersDaily, ProductSales, CustomerValue, CategoryMonthly)

@@ -16,13 +16,7 @@ from django.utils.safestring import SafeString
 from reports.charts import sales_chart
 from reports.forms import DashboardForm, default_filters
 from reports.models import REPORT_MODELS
-from reports.selectors import (
-    DASHBOARD_BLOCK_VIEWS,
-    CategoryMonths,
-    dashboard_data,
-    report_freshness,
-    report_rows,
-)
+from reports.selectors import CategoryMonths, dashboard_data, report_freshness, report_rows
 from shopsite.exports import csv_lines, streamed
 
 
@@ -35,10 +29,6 @@ def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
     valid = form.is_valid()
     filters = form.filters() if valid else default_filters(today=today)
     data = dashboard_data(filters=filters, today=today)
-    data_as_of = {
-        block: _oldest([data.freshness[model._meta.db_table].refreshed for model in models])
-        for block, models in DASHBOARD_BLOCK_VIEWS.items()
-    }
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -46,7 +36,6 @@ def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
         "form": form,
         "filters": filters,
         "data": data,
-        "data_as_of": data_as_of,
         "chart": sales_chart(data.sales) if data.sales is not None else None,
         "category_rows": _category_rows(data.categories) if data.categories is not None else None,
         "reports": [
@@ -105,8 +94,3 @@ def _category_rows(categories: CategoryMonths) -> SafeString:
             for row in categories.rows
         ),
     )
-
-
-def _oldest(moments):
-    known = [moment for moment in moments if moment is not None]
-    return min(known) if len(known) == len(moments) and known else None

@@ -42,7 +42,7 @@ logger = logging.getLogger("shopsite.cache")
 T = TypeVar("T")
 
 # Every namespace of the shop: `manage.py cache_bump` refuses any other name (a typo bumps nothing).
-NAMESPACES = ("catalog", "dashboard")
+NAMESPACES = ("catalog", "dashboard", "orders")
 VERSION_TIMEOUT = None  # versions do not expire; if evicted, they start again from fresh_version()
 BUMP_ATTEMPTS = 3
 BUMP_BACKOFF = 0.1  # seconds before the second attempt, doubled before each next one
@@ -96,21 +96,53 @@ def namespace_version(namespace: str) -> int | None:
     return None if version is None else int(version)
 
 
-def namespace_version_and_value(namespace: str, key: str) -> tuple[int | None, object | None]:
+def namespace_version_and_value(
+    namespace: str, key: str, *, also: tuple[str, ...] = ()
+) -> tuple[int | tuple[int, ...] | None, object | None]:
     """Return the namespace's version (None if never set) and the value of `key` (None if
-    missing), in one round trip: for a value that records the version it was built in."""
-    found = cache.get_many([version_key(namespace), key])
-    version = found.get(version_key(namespace))
-    return (None if version is None else int(version)), found.get(key)
+    missing), in one round trip: for a value that records the version it was built in. With
+    `also`, the version is the tuple of every namespace's, None if any was never set."""
+    found = cache.get_many([*_version_keys(namespace, also), key])
+    return _versions(found, namespace, also), found.get(key)
 
 
-def values_of_version(namespace: str, keys: list[str]) -> dict[str, object]:
-    """Return the value of each key if it was built in the namespace's current version, else
-    MISSING, in one round trip (the version and every key in one MGET)."""
-    found = cache.get_many([version_key(namespace), *keys])
-    version = found.get(version_key(namespace))
-    version = None if version is None else int(version)
+def values_of_version(namespace: str, keys: list[str], *, also: tuple[str, ...] = ()) -> dict[str, object]:
+    """Return the value of each key if it was built in the namespace's current version (and, with
+    `also`, theirs), else MISSING, in one round trip (the versions and every key in one MGET)."""
+    found = cache.get_many([*_version_keys(namespace, also), *keys])
+    version = _versions(found, namespace, also)
     return {key: value_of_version(found.get(key), version) for key in keys}
+
+
+def values_of_versions(namespace: str, keys: dict[str, tuple[str, ...]]) -> dict[str, object]:
+    """Return each key's value if it was built in the current version of the namespace and of
+    the namespaces it also depends on (`keys`: {key: those namespaces}), else MISSING: every
+    version and every key in one MGET."""
+    others = tuple(sorted({name for also in keys.values() for name in also}))
+    found = cache.get_many([*_version_keys(namespace, others), *keys])
+    return {
+        key: value_of_version(found.get(key), _versions(found, namespace, also)) for key, also in keys.items()
+    }
+
+
+def _version_keys(namespace: str, also: tuple[str, ...]) -> list[str]:
+    return [version_key(name) for name in (namespace, *also)]
+
+
+def _versions(found: dict, namespace: str, also: tuple[str, ...]) -> int | tuple[int, ...] | None:
+    versions = [found.get(key) for key in _version_keys(namespace, also)]
+    if any(version is None for version in versions):
+        return None
+    return tuple(int(version) for version in versions) if also else int(versions[0])
+
+
+def namespace_versions(namespace: str, also: tuple[str, ...] = ()) -> int | tuple[int, ...] | None:
+    """Return namespace_version() of the namespace, or the tuple of its and `also`'s; None if
+    Redis does not answer."""
+    versions = [namespace_version(name) for name in (namespace, *also)]
+    if any(version is None for version in versions):
+        return None
+    return tuple(versions) if also else versions[0]
 
 
 def namespace_bump(namespace: str, *, attempts: int = BUMP_ATTEMPTS) -> int:
@@ -139,6 +171,14 @@ def namespace_bump(namespace: str, *, attempts: int = BUMP_ATTEMPTS) -> int:
 def namespace_bump_on_commit(namespace: str) -> None:
     """Bump the namespace once the current transaction commits (now, outside a transaction)."""
     transaction.on_commit(lambda: _bump_after_commit(namespace))
+
+
+def namespace_touch_on_commit(namespace: str) -> None:
+    """Give the namespace a new version once the current transaction commits, best effort: one
+    call through the cache's circuit breaker, an error only logged. For entries that are cached
+    a short while anyway (the dashboard's live blocks), where a missed touch costs staleness
+    bounded by their timeout, and a hot write path (checkout) must not wait for retries."""
+    transaction.on_commit(lambda: cache.set(version_key(namespace), fresh_version(), VERSION_TIMEOUT))
 
 
 def _bump_after_commit(namespace: str) -> None:
@@ -182,7 +222,12 @@ def value_of_version(entry: object, version: int | None) -> object:
 
 
 def get_or_build(
-    namespace: str, *parts: object, build: Callable[[], T], timeout: int, wait: float = 2.0
+    namespace: str,
+    *parts: object,
+    build: Callable[[], T],
+    timeout: int,
+    wait: float = 2.0,
+    also: tuple[str, ...] = (),
 ) -> T:
     """Return the cached value named by `parts` in the namespace, or build it: one process builds
     while the others wait up to `wait` seconds for its result (then build it themselves rather
@@ -191,17 +236,18 @@ def get_or_build(
     The key is `cache_key(namespace, *parts)`: parts taken from a request never collide. A hit is
     one round trip: an MGET of the namespace's version and the entry, which records the version
     it was built in. An entry of another version is a miss, so a bump makes every entry of the
-    namespace stale at once, without deleting any.
+    namespace stale at once, without deleting any. With `also`, an entry is valid only while
+    those namespaces keep their versions too (read in the same round trip).
     """
     key = cache_key(namespace, *parts)
-    version, entry = namespace_version_and_value(namespace, key)
+    version, entry = namespace_version_and_value(namespace, key, also=also)
 
     value = value_of_version(entry, version)
     count_cache(hit=value is not MISSING)
     if value is not MISSING:
         return value
     if version is None:
-        version = namespace_version(namespace)
+        version = namespace_versions(namespace, also)
         if version is None:  # Redis does not answer: nothing to cache it in
             return build()
     lock = cache.lock(f"lock:{key}", timeout=max(int(wait * 5), 10), blocking_timeout=0)

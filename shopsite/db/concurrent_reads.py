@@ -27,15 +27,18 @@ from django.db import connections
 from django.db.models import QuerySet
 
 from shopsite.db import async_pool
+from shopsite.db.raw import RawRead
 from shopsite.db.replicas import error_summary, parse_lsn, pool
 from shopsite.db.router import PRIMARY
 from shopsite.db.timing import count_query
 
 PLACEHOLDER = re.compile(r"%%|%s")
+NAMED_PLACEHOLDER = re.compile(r"%%|%\((\w+)\)s")
 
 
-def read_at_once(querysets: dict[str, list[QuerySet]]) -> dict[str, list[list[tuple]]]:
-    """Return the rows of every queryset, by name, read concurrently from one caught-up replica."""
+def read_at_once(querysets: dict[str, list[QuerySet | RawRead]]) -> dict[str, list[list[tuple]]]:
+    """Return the rows of every queryset or raw read, by name, read concurrently from one
+    caught-up replica."""
     statements = {name: [_compiled(queryset) for queryset in group] for name, group in querysets.items()}
     with connections[PRIMARY].cursor() as cursor:
         cursor.execute("SELECT pg_current_wal_lsn()::text")
@@ -43,11 +46,28 @@ def read_at_once(querysets: dict[str, list[QuerySet]]) -> dict[str, list[list[tu
     return async_to_sync(_read_all)(statements, parse_lsn(lsn))
 
 
-def _compiled(queryset: QuerySet) -> tuple[str, tuple]:
-    """Return the queryset's SQL with asyncpg's placeholders ($1, $2, ...) and its parameters."""
-    sql, params = queryset.query.get_compiler(using=PRIMARY).as_sql()
+def _compiled(read: QuerySet | RawRead) -> tuple[str, tuple]:
+    """Return the read's SQL with asyncpg's placeholders ($1, $2, ...) and its parameters."""
+    if isinstance(read, RawRead):
+        return _named(read.sql, read.params)
+    sql, params = read.query.get_compiler(using=PRIMARY).as_sql()
     numbers = iter(range(1, len(params) + 1))
     return PLACEHOLDER.sub(lambda found: "%" if found[0] == "%%" else f"${next(numbers)}", sql), tuple(params)
+
+
+def _named(sql: str, params: dict) -> tuple[str, tuple]:
+    """Return SQL with `%(name)s` parameters as asyncpg's, one number per name."""
+    numbers: dict[str, int] = {}
+
+    def number(found: re.Match) -> str:
+        if found[0] == "%%":
+            return "%"
+        name = found[1]
+        numbers.setdefault(name, len(numbers) + 1)
+        return f"${numbers[name]}"
+
+    converted = NAMED_PLACEHOLDER.sub(number, sql)
+    return converted, tuple(params[name] for name in numbers)
 
 
 async def _read_all(statements: dict[str, list[tuple[str, tuple]]], lsn: int) -> dict[str, list[list[tuple]]]:

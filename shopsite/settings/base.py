@@ -208,6 +208,14 @@ REPORTS_REFRESH_PARALLEL_WORKERS = env.int("REPORTS_REFRESH_PARALLEL_WORKERS", d
 # (under ASGI; reports.selectors, docs/SCALING.md).
 DASHBOARD_CONCURRENT_READS = env.bool("DASHBOARD_CONCURRENT_READS", default=True)
 REPORTS_REFRESH_WORK_MEM = env.str("REPORTS_REFRESH_WORK_MEM", default="64MB")
+# Days before today that each refresh counts again (the recent layer) before they are closed:
+# late payments and cancellations of closed days are found by the orders' `updated` anyway.
+REPORTS_RECENT_DAYS = env.int("REPORTS_RECENT_DAYS", default=7)
+# How long a dashboard block that includes the open period (today) stays cached: at most this old,
+# and rebuilt at once after an order is placed or changes status.
+DASHBOARD_LIVE_SECONDS = env.int("DASHBOARD_LIVE_SECONDS", default=30)
+if REPORTS_RECENT_DAYS < 1:
+    raise ImproperlyConfigured(f"REPORTS_RECENT_DAYS is '{REPORTS_RECENT_DAYS}': 1 or more")
 if REPORTS_REFRESH_PARALLEL_WORKERS < 0:
     raise ImproperlyConfigured(
         f"REPORTS_REFRESH_PARALLEL_WORKERS is '{REPORTS_REFRESH_PARALLEL_WORKERS}': 0 or more"

@@ -11,8 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Order
-from reports.models import REPORT_MODELS
-from reports.services import REFRESH_LOCK_KEY
+from reports.services import REFRESH_LOCK_KEY, VIEW_DEPENDENCIES, closed_tables
 from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
 
 
@@ -41,10 +40,15 @@ def make_sales(n: int, *, today: date | None = None, status: str = "paid") -> li
 
 
 def empty_report_views() -> None:
-    """Make every report view unpopulated again, as its migration creates it."""
+    """Put the reports back as their migrations leave them: every materialized view unpopulated,
+    the window empty, no closed day."""
     with connection.cursor() as cursor:
-        for view in REPORT_MODELS:
+        for view in VIEW_DEPENDENCIES:
             cursor.execute(f"REFRESH MATERIALIZED VIEW {connection.ops.quote_name(view)} WITH NO DATA")
+        for table in closed_tables():
+            cursor.execute(f"DELETE FROM {table}")
+        cursor.execute("DELETE FROM reports_reportwindow")
+        cursor.execute("INSERT INTO reports_reportwindow (id, reopened) VALUES (1, '{}')")
 
 
 def matviews() -> set[str]:

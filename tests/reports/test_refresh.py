@@ -1,20 +1,26 @@
-"""refresh_reports: order, plain then concurrent, the log, one refresher at a time, the cache bump."""
+"""refresh_reports: the views, plain then concurrent, the closed days, the log, one refresher at a
+time, work proportional to what changed, and the cache bump."""
 
 import time
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
+from accounts.models import OrderStatus
+from accounts.services import orders_transition
 from reports.management.commands.refresh_reports import EXIT_REFRESH_RUNNING
-from reports.models import REPORT_MODELS, RefreshLog, SalesDaily
+from reports.models import ClosedSalesDay, RefreshLog, ReportWindow, SalesDaily
 from reports.selectors import DASHBOARD_NAMESPACE
 from reports.services import (
+    CLOSED_DAYS_LOG,
+    VIEW_DEPENDENCIES,
     RefreshAlreadyRunning,
-    UnknownView,
     reports_refresh,
-    views_in_refresh_order,
+    view_names,
 )
 from shopsite.caching.versioned import namespace_version
 from tests.reports.helpers import make_sales, refresh_lock_held
@@ -36,8 +42,10 @@ def populated() -> dict[str, bool]:
         return dict(cursor.fetchall())
 
 
-def test_migrations_leave_the_views_unpopulated():
-    assert populated() == {view: False for view in REPORT_MODELS}
+def test_migrations_leave_the_views_unpopulated_and_the_window_empty():
+    assert populated() == {view: False for view in VIEW_DEPENDENCIES}
+    window = ReportWindow.objects.get()
+    assert (window.closed_until, window.recent_until, window.refreshed) == (None, None, None)
 
 
 def test_the_first_refresh_is_plain_and_the_next_ones_concurrent():
@@ -46,97 +54,97 @@ def test_the_first_refresh_is_plain_and_the_next_ones_concurrent():
     first = refresh()
     second = refresh()
 
-    assert populated() == {view: True for view in REPORT_MODELS}
-    for view in REPORT_MODELS:
+    assert populated() == {view: True for view in VIEW_DEPENDENCIES}
+    for view in VIEW_DEPENDENCIES:
         assert f"{view}: refreshed plainly in " in first
         assert f"{view}: refreshed concurrently in " in second
-    assert "Refreshed 5 views in " in second
-    assert (
-        list(RefreshLog.objects.order_by("started", "id").values_list("concurrently", flat=True))
-        == [False] * 5 + [True] * 5
-    )
+    assert "Refreshed the reports in " in second
 
 
-def test_each_refresh_is_logged_with_its_duration_and_rows():
-    make_sales(3)
+def test_views_are_refreshed_after_the_views_they_read():
+    order = view_names()
+
+    for view, reads in VIEW_DEPENDENCIES.items():
+        assert all(order.index(read) < order.index(view) for read in reads)
+
+
+def test_each_step_is_logged_with_its_duration_and_rows(settings):
+    settings.REPORTS_RECENT_DAYS = 1
+    make_sales(3)  # today (live), yesterday (recent), the day before (closed)
 
     refreshed = reports_refresh()
 
-    logs = {log.view: log for log in RefreshLog.objects.all()}
-    assert set(logs) == set(REPORT_MODELS)
-    assert logs["reports_sales_daily"].rows == 3
-    assert logs["reports_product_sales"].rows == 2
-    assert all(log.duration.total_seconds() > 0 for log in logs.values())
-    assert [done.view for done in refreshed] == views_in_refresh_order(None)
+    logs = list(RefreshLog.objects.order_by("started", "id"))
+    assert [log.view for log in logs] == [done.view for done in refreshed]
+    # The first refresh counts all history, closes the old days, then counts the recent ones again.
+    assert [log.view for log in logs] == [*view_names(), CLOSED_DAYS_LOG, *view_names()]
+    by_view = {log.view: log for log in logs}
+    assert by_view["reports_sales_recent"].rows == 1  # yesterday
+    assert all(log.duration.total_seconds() > 0 for log in logs)
 
 
-def test_the_output_names_each_view_with_its_time_and_rows():
+def test_the_output_names_each_view_and_the_closed_days():
     make_sales(2)
 
     out = refresh()
 
-    assert "reports_sales_daily: refreshed plainly in " in out
-    assert " ms, 2 rows" in out
-
-
-def test_view_options_refresh_only_those_views_by_short_or_full_name():
-    make_sales(2)
-
-    out = refresh("--view", "sales_daily", "--view", "reports_customer_value")
-
-    assert populated()["reports_sales_daily"]
-    assert populated()["reports_customer_value"]
-    assert not populated()["reports_product_sales"]
-    assert set(RefreshLog.objects.values_list("view", flat=True)) == {
-        "reports_sales_daily",
-        "reports_customer_value",
-    }
-    assert "Refreshed 2 views" in out
-
-
-def test_an_unknown_view_is_an_error_that_lists_the_valid_names():
-    with pytest.raises(CommandError) as error:
-        refresh("--view", "sales_daly")
-
-    assert str(error.value) == (
-        "unknown view 'sales_daly': choose from sales_daily, customers_daily, product_sales, "
-        "customer_value, category_monthly"
-    )
-    assert not RefreshLog.objects.exists()
+    assert "reports_sales_recent: refreshed plainly in " in out
+    assert "closed days: " in out
+    assert " rows copied in " in out
 
 
 def test_no_concurrently_refreshes_plainly_even_a_populated_view():
     make_sales(2)
     refresh()
 
-    out = refresh("--no-concurrently", "--view", "sales_daily")
+    out = refresh("--no-concurrently")
 
-    assert "reports_sales_daily: refreshed plainly in " in out
-    assert RefreshLog.objects.filter(view="reports_sales_daily", concurrently=False).count() == 2
+    assert "reports_sales_recent: refreshed plainly in " in out
+    assert "concurrently" not in out
 
 
-def test_a_refresh_shows_new_orders():
+def test_the_window_closes_yesterday_at_the_earliest_and_today_is_never_counted(settings):
+    settings.REPORTS_RECENT_DAYS = 2
+    make_sales(5)
+
+    reports_refresh()
+
+    today = timezone.localdate()
+    window = ReportWindow.objects.get()
+    assert window.recent_until == today
+    assert window.closed_until == today - timedelta(days=2)
+    # Yesterday and the day before stay recent; the older days are closed.
+    assert set(ClosedSalesDay.objects.values_list("day", flat=True)) == {
+        today - timedelta(days=k) for k in (3, 4)
+    }
+
+
+def test_a_refresh_shows_new_orders_of_past_days():
     make_sales(2)
     refresh()
-    make_sales(1)
+    make_sales(1, today=timezone.localdate() - timedelta(days=1))
 
     refresh()
 
-    assert SalesDaily.objects.order_by("-day").values_list("orders", flat=True).first() == 2
+    yesterday = timezone.localdate() - timedelta(days=1)
+    assert SalesDaily.objects.get(day=yesterday).orders == 2
 
 
-def test_views_come_after_the_views_they_read(monkeypatch):
-    monkeypatch.setattr(
-        "reports.services.VIEW_DEPENDENCIES",
-        {"reports_c": ("reports_b",), "reports_b": ("reports_a",), "reports_a": (), "reports_d": ()},
-    )
+@pytest.mark.django_db(transaction=True)
+def test_rebuild_counts_every_closed_day_again(settings, empty_views_after):
+    settings.REPORTS_RECENT_DAYS = 1
+    orders = make_sales(6)
+    refresh()
+    # Changed behind the shop's back: `updated` untouched, so no refresh would notice it.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_order SET total = 1 WHERE id = %s", [orders[4].pk])
+    refresh()
+    four_days_ago = timezone.localdate() - timedelta(days=4)
+    assert SalesDaily.objects.get(day=four_days_ago).revenue == 20
 
-    order = views_in_refresh_order(None)
+    refresh("--rebuild")
 
-    assert order.index("reports_a") < order.index("reports_b") < order.index("reports_c")
-    assert views_in_refresh_order(["reports_c", "reports_a"]) == ["reports_a", "reports_c"]
-    with pytest.raises(UnknownView):
-        views_in_refresh_order(["reports_x"])
+    assert SalesDaily.objects.get(day=four_days_ago).revenue == 1
 
 
 def test_a_second_refresh_while_one_runs_exits_at_once_with_its_own_code():
@@ -185,6 +193,59 @@ def test_a_committed_refresh_bumps_the_dashboard_version_and_a_failed_one_does_n
     assert namespace_version(DASHBOARD_NAMESPACE) == before + 1
 
 
+def closed_days_copied(refreshed) -> int:
+    return sum(done.rows for done in refreshed if done.view == CLOSED_DAYS_LOG)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_after_nothing_changed_copies_nothing_and_counts_only_the_recent_days(
+    settings, empty_views_after
+):
+    settings.REPORTS_RECENT_DAYS = 2
+    make_sales(30)
+    reports_refresh()
+
+    again = reports_refresh()
+
+    assert closed_days_copied(again) == 0
+    recent = {done.view: done.rows for done in again}
+    assert recent["reports_sales_recent"] == 2  # the two recent days, not thirty
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_changed_on_a_closed_day_reopens_that_day_only(settings, empty_views_after):
+    settings.REPORTS_RECENT_DAYS = 2
+    orders = make_sales(30)
+    reports_refresh()
+    twenty_days_ago = timezone.localdate() - timedelta(days=20)
+    assert SalesDaily.objects.get(day=twenty_days_ago).orders == 1
+
+    orders_transition(order_ids=[orders[20].pk], to=OrderStatus.CANCELLED)
+    again = reports_refresh()
+
+    assert not SalesDaily.objects.filter(day=twenty_days_ago).exists()
+    assert not ClosedSalesDay.objects.filter(day=twenty_days_ago).exists()
+    # That day's rows taken out (sales, products, customer, category: nothing put back), no other.
+    assert closed_days_copied(again) == 0
+    assert SalesDaily.objects.count() == 29
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_placed_late_on_a_closed_day_is_counted_by_the_next_refresh(settings, empty_views_after):
+    settings.REPORTS_RECENT_DAYS = 2
+    make_sales(10)
+    reports_refresh()
+    ten_days_ago = timezone.localdate() - timedelta(days=9)
+
+    make_sales(1, today=ten_days_ago)
+    again = reports_refresh()
+
+    assert SalesDaily.objects.get(day=ten_days_ago).orders == 2
+    # The reopened day put back whole: its sales row, its two orders' customers, and (each
+    # make_sales has a category and two products of its own) four products in two categories.
+    assert closed_days_copied(again) == 1 + 4 + 2 + 2
+
+
 def _planner_settings(cursor) -> tuple[str, str]:
     cursor.execute("SELECT current_setting('max_parallel_workers_per_gather'), current_setting('work_mem')")
     return cursor.fetchone()
@@ -217,13 +278,13 @@ def test_the_refresh_runs_on_one_core_with_its_work_mem_and_the_connection_gets_
     with connection.cursor() as cursor:
         after = _planner_settings(cursor)
 
-    assert during == [("0", "48MB")] * len(REPORT_MODELS)
+    assert during and set(during) == {("0", "48MB")}
     assert defaults != ("0", "48MB")
     assert after == defaults
 
 
 def test_parallel_workers_can_be_given_back_to_the_refresh(settings):
     settings.REPORTS_REFRESH_PARALLEL_WORKERS = 2
-    during = _planner_settings_at_each_refresh(lambda: reports_refresh(views=["reports_sales_daily"]))
+    during = _planner_settings_at_each_refresh(reports_refresh)
 
-    assert [workers for workers, _work_mem in during] == ["2"]
+    assert {workers for workers, _work_mem in during} == {"2"}

@@ -1,10 +1,10 @@
-"""Refresh the report views: `manage.py refresh_reports [--view NAME ...] [--no-concurrently]`."""
+"""Bring the reports up to today: `manage.py refresh_reports [--no-concurrently] [--rebuild]`."""
 
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reports.services import RefreshAlreadyRunning, UnknownView, reports_refresh, view_name, view_names
+from reports.services import CLOSED_DAYS_LOG, RefreshAlreadyRunning, reports_refresh
 from shopsite.caching.versioned import failed_bumps_collected
 
 # EX_TEMPFAIL from sysexits.h: nothing is wrong, try again later (cron can tell it from a failure).
@@ -13,52 +13,43 @@ EXIT_REFRESH_RUNNING = 75
 
 class Command(BaseCommand):
     help = (
-        "Refresh the report views in dependency order, concurrently when populated, one refresher "
-        f"at a time. Exits {EXIT_REFRESH_RUNNING} at once when another refresh is running; exits 1, "
-        "after the refresh, if the dashboard cache could not be bumped (then run "
-        "`manage.py cache_bump dashboard`)."
+        "Count the recent days and the days whose orders changed, close the days that leave the "
+        "recent layer, one refresher at a time. Run daily, after midnight UTC. Exits "
+        f"{EXIT_REFRESH_RUNNING} at once when another refresh is running; exits 1, after the "
+        "refresh, if the dashboard cache could not be bumped (then run `manage.py cache_bump dashboard`)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--view",
-            action="append",
-            dest="views",
-            metavar="NAME",
-            help=f"refresh only this view (repeatable): {', '.join(_short(name) for name in view_names())}",
-        )
-        parser.add_argument(
             "--no-concurrently",
             action="store_false",
             dest="concurrently",
-            help="refresh plainly: faster, but readers of each view wait until the refresh commits",
+            help="refresh the views plainly: faster, but their readers wait until the refresh commits",
+        )
+        parser.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="empty the closed days and count all history again (after orders were changed "
+            "other than through the shop, by SQL or a restore)",
         )
 
-    def handle(self, *args, views, concurrently, **options):
-        try:
-            chosen = [view_name(name) for name in views] if views else None
-        except UnknownView as unknown:
-            valid = ", ".join(_short(name) for name in view_names())
-            raise CommandError(f"unknown view {unknown.name!r}: choose from {valid}") from None
+    def handle(self, *args, concurrently, rebuild, **options):
         clock = time.perf_counter()
         try:
             with failed_bumps_collected() as failed_bumps:
-                refreshed = reports_refresh(views=chosen, concurrently=concurrently)
+                refreshed = reports_refresh(concurrently=concurrently, rebuild=rebuild)
         except RefreshAlreadyRunning:
             raise CommandError(
                 "another refresh is running: nothing refreshed", returncode=EXIT_REFRESH_RUNNING
             ) from None
         for done in refreshed:
-            how = "concurrently" if done.concurrently else "plainly"
             milliseconds = done.duration.total_seconds() * 1000
+            if done.view == CLOSED_DAYS_LOG:
+                self.stdout.write(f"closed days: {done.rows} rows copied in {milliseconds:.0f} ms")
+                continue
+            how = "concurrently" if done.concurrently else "plainly"
             self.stdout.write(f"{done.view}: refreshed {how} in {milliseconds:.0f} ms, {done.rows} rows")
-        self.stdout.write(
-            self.style.SUCCESS(f"Refreshed {len(refreshed)} views in {time.perf_counter() - clock:.2f} s")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Refreshed the reports in {time.perf_counter() - clock:.2f} s"))
         if failed_bumps:
-            # The views are refreshed; the dashboard would show the old figures until its blocks expire.
+            # The reports are refreshed; the dashboard would show the old figures until its blocks expire.
             raise CommandError("\n".join(str(failure) for failure in failed_bumps))
-
-
-def _short(view: str) -> str:
-    return view.removeprefix("reports_")
