@@ -4,6 +4,7 @@ the refresh log."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,7 +22,7 @@ from reports.models import (
     SalesDaily,
 )
 from reports.selectors import report_freshness
-from shopsite.admin import GrowingTableAdmin
+from shopsite.admin import ChangelistExport, GrowingTableAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -53,8 +54,9 @@ class DashboardAdmin(ReadOnlyAdmin):
         return views.dashboard(request, model_admin=self)
 
 
-class ReportAdmin(ReadOnlyAdmin):
-    """A report view's changelist, with "data as of" its last refresh and a streamed CSV export."""
+class ReportAdmin(ChangelistExport, ReadOnlyAdmin):
+    """A report view's changelist, with "data as of" its last refresh and a streamed CSV export of
+    the rows it shows (its search, filters and ordering)."""
 
     change_list_template = "admin/reports/report_change_list.html"
     list_per_page = 50
@@ -83,10 +85,15 @@ class ReportAdmin(ReadOnlyAdmin):
                 "view": self.opts.db_table,
             }
             return TemplateResponse(request, "admin/reports/not_refreshed.html", context)
+        # The export follows the list: the same query string, every page of it.
+        query = request.GET.copy()
+        for ignored in (PAGE_VAR, ERROR_FLAG):
+            query.pop(ignored, None)
+        csv_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_csv")
         extra_context = {
             **(extra_context or {}),
             "freshness": freshness,
-            "csv_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_csv"),
+            "csv_url": f"{csv_url}?{query.urlencode()}" if query else csv_url,
         }
         return super().changelist_view(request, extra_context)
 

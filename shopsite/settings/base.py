@@ -216,6 +216,9 @@ if not re.fullmatch(r"\d+(kB|MB|GB|TB)", REPORTS_REFRESH_WORK_MEM):
     raise ImproperlyConfigured(
         f"REPORTS_REFRESH_WORK_MEM is {REPORTS_REFRESH_WORK_MEM!r}: a size such as 64MB"
     )
+# Rows per page of a CSV export (shopsite.admin.ChangelistExport): one query each, and the memory
+# an export holds at once, whatever its size.
+CSV_CHUNK_SIZE = 2_000
 # Home, category and product pages come from Redis this long (0: never), with each visitor's own
 # parts filled in (shopsite.caching.page_cache): these, built per request for every page.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=10)

@@ -67,10 +67,10 @@ def test_report_changelist_queries_do_not_grow(admin_client, django_assert_num_q
 
 
 @pytest.mark.django_db(transaction=True)
-def test_under_asgi_a_csv_export_streams_the_same_rows_without_reading_them_whole(admin_user, monkeypatch):
+def test_under_asgi_a_csv_export_streams_the_same_rows_without_reading_them_whole(admin_user, settings):
     """Through Django's ASGI handler: an async iterator of batches, not a sync iterator that
     Django would read whole into memory first (and warn about)."""
-    monkeypatch.setattr("reports.selectors.CSV_CHUNK_SIZE", 7)
+    settings.CSV_CHUNK_SIZE = 7
     make_shop(40)
     client = AsyncClient()
     async_to_sync(client.aforce_login)(admin_user)
@@ -120,8 +120,8 @@ def test_csv_export_of_sales_by_day_has_the_views_values(admin_client):
     assert [row[1:] for row in rows[1:]] == [["1", "3", "20.00", "20.00"]] * 2
 
 
-def test_a_csv_export_streams_a_large_report_in_chunks(admin_client, django_assert_num_queries, monkeypatch):
-    monkeypatch.setattr("reports.selectors.CSV_CHUNK_SIZE", 7)
+def test_a_csv_export_streams_a_large_report_in_chunks(admin_client, django_assert_num_queries, settings):
+    settings.CSV_CHUNK_SIZE = 7
     make_shop(40)
 
     # user; freshness; 40 rows in pages of 7, each after the last one's key (the sixth is short)
