@@ -22,7 +22,7 @@ from reports.models import (
     SalesDaily,
 )
 from reports.selectors import report_freshness
-from shopsite.admin import ChangelistExport, GrowingTableAdmin
+from shopsite.admin import ChangelistExport, GrowingTableAdmin, money_column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -100,7 +100,7 @@ class ReportAdmin(ChangelistExport, ReadOnlyAdmin):
 
 @admin.register(SalesDaily)
 class SalesDailyAdmin(ReportAdmin):
-    list_display = ["day", "orders", "items", "revenue", "average_order_value"]
+    list_display = ["day", "orders", "items", money_column("revenue"), money_column("average_order_value")]
     list_filter = [("day", admin.DateFieldListFilter)]
     date_hierarchy = "day"
 
@@ -114,7 +114,15 @@ class CustomersDailyAdmin(ReportAdmin):
 
 @admin.register(ProductSales)
 class ProductSalesAdmin(GrowingTableAdmin, ReportAdmin):
-    list_display = ["product", "sku", "category_name", "units", "revenue", "average_unit_price", "last_sold"]
+    list_display = [
+        "product",
+        "sku",
+        "category_name",
+        "units",
+        money_column("revenue"),
+        money_column("average_unit_price"),
+        "last_sold",
+    ]
     list_filter = ["category_name", ("last_sold", admin.DateFieldListFilter)]
     search_fields = ["name", "sku"]
     search_help_text = "Search by product name or sku."
@@ -143,7 +151,7 @@ class OrdersOverFilter(admin.SimpleListFilter):
 
 @admin.register(CustomerValue)
 class CustomerValueAdmin(GrowingTableAdmin, ReportAdmin):
-    list_display = ["customer", "email", "orders", "total_spent", "first_order", "last_order"]
+    list_display = ["customer", "email", "orders", money_column("total_spent"), "first_order", "last_order"]
     list_filter = [OrdersOverFilter, ("last_order", admin.DateFieldListFilter)]
     search_fields = ["name", "email"]
     search_help_text = "Search by customer name or email."
@@ -157,7 +165,7 @@ class CustomerValueAdmin(GrowingTableAdmin, ReportAdmin):
 
 @admin.register(CategoryMonthly)
 class CategoryMonthlyAdmin(ReportAdmin):
-    list_display = ["month_label", "category_name", "units", "revenue"]
+    list_display = ["month_label", "category_name", "units", money_column("revenue")]
     list_filter = ["category_name"]
     search_fields = ["category_name"]
     date_hierarchy = "month"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from itertools import chain, islice
 
@@ -14,6 +14,7 @@ from django.http import HttpRequest
 
 from shopsite.db.keyset import keyset_rows
 from shopsite.errors import bad_request_page
+from shopsite.money import money
 
 
 class GrowingTableAdmin(admin.ModelAdmin):
@@ -24,6 +25,17 @@ class GrowingTableAdmin(admin.ModelAdmin):
     """
 
     show_full_result_count = False
+
+
+def money_column(field: str, *, description: str | None = None) -> Callable[[object], str]:
+    """Return an admin column showing the model field `field` as money (`$1,234.56`, shopsite.money),
+    sorted by the field: an entry for `list_display`, or for `readonly_fields` (and `fields`)."""
+
+    def column(obj) -> str:
+        return money(getattr(obj, field))
+
+    column.__name__ = field  # its cells keep their class, "field-<name>"
+    return admin.display(description=description or field.replace("_", " "), ordering=field)(column)
 
 
 # Set on the request while ChangelistExport builds its changelist (admin's API passes nothing else).

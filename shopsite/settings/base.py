@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +70,8 @@ TEMPLATES = [
                 "accounts.context_processors.cart",
             ],
             "libraries": {"pages": "shopsite.page_tags"},
+            # {{ amount|money }} in every template, the shop's and admin's, without a {% load %}.
+            "builtins": ["shopsite.money_tags"],
         },
     },
 ]
@@ -325,6 +328,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# Shown before every amount of money (shopsite.money: `$1,234.56`). Read as it is: django-environ
+# would take a value starting with "$" for the name of another variable.
+CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "$")
 
 # --- Internationalisation and static files --------------------------------------------------
 

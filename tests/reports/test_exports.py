@@ -5,8 +5,6 @@ a page per query by key (shopsite.admin.ChangelistExport, shopsite.db.keyset).""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from decimal import Decimal
 from html import unescape
 from urllib.parse import parse_qsl, urlencode
 
@@ -24,10 +22,8 @@ from zeal import zeal_context
 
 from accounts.models import Customer
 from reports.models import REPORT_MODELS, CustomerValue
-from reports.services import reports_refresh
 from tests.conftest import fuzz_examples
-from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
-from tests.reports.helpers import noon
+from tests.reports.helpers import varied_shop
 from tests.reports.test_admin import REPORTS, changelist, csv_url, read_csv
 from tests.strategies import HOSTILE_VALUES, form_body, hostile_keys
 
@@ -39,32 +35,6 @@ LINK = re.compile(r'<a href="\?([^"]*)"[^>]*>\s*([^<]*?)\s*</a>')
 # A date typed in a query string reaches a DateTimeField naive; Django warns and reads it in the
 # current time zone (UTC): an answer, not an error, though this suite turns RuntimeWarnings into errors.
 NAIVE_DATES = "ignore:DateTimeField .* received a naive datetime:RuntimeWarning"
-
-
-def varied_shop(n: int) -> None:
-    """Sell to n customers over the last 60 days and refresh the views, with ties in every column
-    the reports sort by: customer k ("Ada k" when k is even, "Bob k" otherwise), who joined 7k days
-    ago (modulo 60), has 1 + k % 3 sold
-    orders, each of one line of 10.00 or 15.00 a unit, of six products ("Red 0", "Blue 1", ...) in
-    two categories ("Shirts", "Socks")."""
-    today = timezone.localdate()
-    categories = [CategoryFactory(name="Shirts"), CategoryFactory(name="Socks")]
-    products = [
-        ProductFactory(category=categories[k % 2], name=f"{('Red', 'Blue')[k % 2]} {k}") for k in range(6)
-    ]
-    for k in range(n):
-        joined = noon(today - timedelta(days=(7 * k) % 60))
-        customer = CustomerFactory(name=f"{('Ada', 'Bob')[k % 2]} {k}", created=joined)
-        for m in range(1 + k % 3):
-            price = Decimal(10 + 5 * ((k + m) % 2))
-            order = OrderFactory(
-                customer=customer,
-                status="paid",
-                total=price * (1 + m),
-                created=noon(today - timedelta(days=(5 * k + 17 * m) % 60)),
-            )
-            OrderItemFactory(order=order, product=products[(k + m) % 6], quantity=1 + m, unit_price=price)
-    reports_refresh()
 
 
 @pytest.fixture
