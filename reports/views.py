@@ -72,7 +72,8 @@ def report_csv(request: HttpRequest, *, model_admin: ReportAdmin) -> HttpRespons
     """Stream the rows the report's changelist shows for the same query string (search, filters,
     date hierarchy, ordering; every page) as CSV: the user, the view's freshness, then one query
     per page of CSV_CHUNK_SIZE rows, each after the last one's key (no server-side cursor: poolers).
-    A query string the list would refuse, or an order a key cannot follow, is a 400."""
+    A query string the list would refuse, an order a key cannot follow or a value the database
+    refuses is a plain-text 400, answered before any row is sent."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     view = model_admin.model._meta.db_table
