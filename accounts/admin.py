@@ -8,7 +8,8 @@ from accounts.forms import EmailAddressField
 from accounts.models import Customer, Order, OrderItem, OrderStatus, User
 from accounts.selectors import customer_email_taken
 from accounts.services import orders_transition, statuses_before
-from shopsite.admin import GrowingTableAdmin
+from shopsite.admin import GrowingTableAdmin, money_column
+from shopsite.money import money
 
 admin.site.register(User, UserAdmin)
 
@@ -20,7 +21,7 @@ class OrderItemInline(admin.TabularInline):
     """The order's lines as the customer bought them: read-only, so the total always adds up."""
 
     model = OrderItem
-    fields = ["product", "quantity", "unit_price", "line_subtotal"]
+    fields = ["product", "quantity", money_column("unit_price", description="unit price"), "line_subtotal"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -35,8 +36,8 @@ class OrderItemInline(admin.TabularInline):
         return False
 
     @admin.display(description="subtotal")
-    def line_subtotal(self, item: OrderItem):
-        return item.quantity * item.unit_price
+    def line_subtotal(self, item: OrderItem) -> str:
+        return money(item.quantity * item.unit_price)
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -75,7 +76,8 @@ def _orders(count: int, *, that: str = "") -> str:
 
 @admin.register(Order)
 class OrderAdmin(GrowingTableAdmin):
-    list_display = ["id", "customer", "status", "total", "created", "shipped"]
+    total = money_column("total")
+    list_display = ["id", "customer", "status", total, "created", "shipped"]
     list_select_related = ["customer"]
     list_filter = ["status", "created"]
     date_hierarchy = "created"
@@ -84,7 +86,9 @@ class OrderAdmin(GrowingTableAdmin):
     autocomplete_fields = ["customer"]
     # The total is the sum of the lines, read-only too; status and shipped time change only through
     # the actions, which follow the lifecycle; when it was placed is history.
-    readonly_fields = ["status", "shipped", "created", "total"]
+    readonly_fields = ["status", "shipped", "created", total]
+    # Listed, as the total read-only is a column (money), not the model field the form would edit.
+    fields = ["customer", "status", "shipped", "created", total]
     inlines = [OrderItemInline]
     actions = ["mark_paid", "mark_shipped", "mark_delivered", "cancel"]
     ordering = ["-created"]  # served by the index on created

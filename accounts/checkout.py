@@ -18,6 +18,7 @@ from django.core import signing
 
 from accounts.cart import MAX_LINES, MAX_QUANTITY
 from accounts.selectors import CartSummary
+from shopsite.money import money
 
 SALT = "accounts.checkout.confirmation"
 
@@ -104,7 +105,8 @@ def confirmation_changes(*, confirmation: Confirmation, summary: CartSummary) ->
         if line.product is not None and line.product.price != shown.unit_price:
             went = "up" if line.product.price > shown.unit_price else "down"
             changes.append(
-                f"The price of {line.name} went {went} from ${shown.unit_price} to ${line.product.price}."
+                f"The price of {line.name} went {went} from {money(shown.unit_price)}"
+                f" to {money(line.product.price)}."
             )
     changes += [
         f"{line.name} was added to your cart." for pk, line in now.items() if pk not in confirmation.lines

@@ -9,7 +9,7 @@ from django.forms.fields import InvalidJSONInput
 from catalog.details import DetailsRefused, details_from_json
 from catalog.models import Category, Product
 from catalog.selectors import product_colors
-from shopsite.admin import GrowingTableAdmin
+from shopsite.admin import GrowingTableAdmin, money_column
 from shopsite.caching.versioned import namespace_bump_on_commit
 
 # Facet names become JSONB keys in catalog filters and query strings: keep them plain.
@@ -155,7 +155,7 @@ class CategoryAdmin(BumpsCatalogCache, admin.ModelAdmin):
 @admin.register(Product)
 class ProductAdmin(BumpsCatalogCache, GrowingTableAdmin):
     form = ProductAdminForm
-    list_display = ["sku", "name", "category", "price", "stock", "is_active", "color"]
+    list_display = ["sku", "name", "category", money_column("price"), "stock", "is_active", "color"]
     list_display_links = ["sku", "name"]
     list_select_related = ["category"]
     list_filter = ["category", "is_active", ColorFilter]

@@ -7,8 +7,8 @@ takes a twentieth of the time (bench/results/latest.md, "The rendered page"). Ev
 the pages stays in templates; these are used through the `shop` template tags.
 
 Every text from the database goes through `escape`, as the template engine's autoescaping would
-have done; prices are written as the template engine writes a Decimal with USE_L10N's English
-format ("1299.00"). Links come from shopsite.links.
+have done; prices are written as everywhere else, by shopsite.money ("$1,299.00"). Links come
+from shopsite.links.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from shopsite.links import path_to
+from shopsite.money import money
 
 LOW_STOCK = 5
 
@@ -34,7 +35,7 @@ def stock_state(stock: int) -> tuple[str, str]:
 
 
 def price(value: Decimal) -> str:
-    return f"${value:f}"
+    return escape(money(value))
 
 
 def _field(item, name: str):

@@ -4,6 +4,7 @@ the refresh log."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,7 +22,7 @@ from reports.models import (
     SalesDaily,
 )
 from reports.selectors import report_freshness
-from shopsite.admin import GrowingTableAdmin
+from shopsite.admin import ChangelistExport, GrowingTableAdmin, money_column
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -53,8 +54,9 @@ class DashboardAdmin(ReadOnlyAdmin):
         return views.dashboard(request, model_admin=self)
 
 
-class ReportAdmin(ReadOnlyAdmin):
-    """A report view's changelist, with "data as of" its last refresh and a streamed CSV export."""
+class ReportAdmin(ChangelistExport, ReadOnlyAdmin):
+    """A report view's changelist, with "data as of" its last refresh and a streamed CSV export of
+    the rows it shows (its search, filters and ordering)."""
 
     change_list_template = "admin/reports/report_change_list.html"
     list_per_page = 50
@@ -83,17 +85,22 @@ class ReportAdmin(ReadOnlyAdmin):
                 "view": self.opts.db_table,
             }
             return TemplateResponse(request, "admin/reports/not_refreshed.html", context)
+        # The export follows the list: the same query string, every page of it.
+        query = request.GET.copy()
+        for ignored in (PAGE_VAR, ERROR_FLAG):
+            query.pop(ignored, None)
+        csv_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_csv")
         extra_context = {
             **(extra_context or {}),
             "freshness": freshness,
-            "csv_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_csv"),
+            "csv_url": f"{csv_url}?{query.urlencode()}" if query else csv_url,
         }
         return super().changelist_view(request, extra_context)
 
 
 @admin.register(SalesDaily)
 class SalesDailyAdmin(ReportAdmin):
-    list_display = ["day", "orders", "items", "revenue", "average_order_value"]
+    list_display = ["day", "orders", "items", money_column("revenue"), money_column("average_order_value")]
     list_filter = [("day", admin.DateFieldListFilter)]
     date_hierarchy = "day"
 
@@ -107,7 +114,14 @@ class CustomersDailyAdmin(ReportAdmin):
 
 @admin.register(ProductSales)
 class ProductSalesAdmin(GrowingTableAdmin, ReportAdmin):
-    list_display = ["product", "sku", "category_name", "units", "revenue", "average_unit_price"]
+    list_display = [
+        "product",
+        "sku",
+        "category_name",
+        "units",
+        money_column("revenue"),
+        money_column("average_unit_price"),
+    ]
     list_filter = ["category_name"]
     search_fields = ["name", "sku"]
     search_help_text = "Search by product name or sku."
@@ -136,7 +150,7 @@ class OrdersOverFilter(admin.SimpleListFilter):
 
 @admin.register(CustomerValue)
 class CustomerValueAdmin(GrowingTableAdmin, ReportAdmin):
-    list_display = ["customer", "email", "orders", "total_spent"]
+    list_display = ["customer", "email", "orders", money_column("total_spent")]
     list_filter = [OrdersOverFilter]
     search_fields = ["name", "email"]
     search_help_text = "Search by customer name or email."
@@ -150,7 +164,7 @@ class CustomerValueAdmin(GrowingTableAdmin, ReportAdmin):
 
 @admin.register(CategoryMonthly)
 class CategoryMonthlyAdmin(ReportAdmin):
-    list_display = ["month_label", "category_name", "units", "revenue"]
+    list_display = ["month_label", "category_name", "units", money_column("revenue")]
     list_filter = ["category_name"]
     search_fields = ["category_name"]
     date_hierarchy = "month"

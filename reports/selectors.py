@@ -35,7 +35,6 @@ from shopsite.caching.keys import cache_key
 from shopsite.caching.versioned import MISSING, get_or_build, values_of_versions
 from shopsite.db import async_pool
 from shopsite.db.concurrent_reads import read_at_once
-from shopsite.db.keyset import keyset_rows
 from shopsite.db.raw import RawRead
 from shopsite.db.timing import count_cache
 
@@ -48,7 +47,6 @@ DASHBOARD_CACHE_TIMEOUT = 15 * 60
 DASHBOARD_BLOCKS_FORMAT = 2
 TOP_ROWS = 10
 KPI_PERIODS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30))
-CSV_CHUNK_SIZE = 2_000  # rows per page of an export: one query each
 # The materialized views of the reports (reports.services.VIEW_DEPENDENCIES), by name.
 LAYER_VIEWS = (
     "reports_product_recent",
@@ -509,11 +507,3 @@ def _read_at_once(blocks: list[Block]) -> dict[str, list[list[tuple]]]:
     except (async_pool.PoolTimeout, *async_pool.UNREACHABLE) as error:
         logger.warning("dashboard blocks read one by one: the concurrent read failed (%s)", error)
         return {}
-
-
-def report_rows(model: type[models.Model]) -> tuple[list[str], Iterator[tuple]]:
-    """Return a report's column names and an iterator over all its rows, in the report's order,
-    read a page at a time by key (shopsite.db.keyset): constant memory at any size, and no
-    server-side cursor, which a transaction-pooling PgBouncer cannot keep."""
-    columns = [field.attname for field in model._meta.concrete_fields]
-    return columns, keyset_rows(model.objects.all(), columns, page_size=CSV_CHUNK_SIZE)

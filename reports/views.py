@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.contrib.admin import ModelAdmin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -16,8 +19,12 @@ from django.utils.safestring import SafeString
 from reports.charts import sales_chart
 from reports.forms import DashboardForm, default_filters
 from reports.models import REPORT_MODELS
-from reports.selectors import CategoryMonths, dashboard_data, report_freshness, report_rows
+from reports.selectors import CategoryMonths, dashboard_data, report_freshness
+from shopsite.db.keyset import KeysetRefused
 from shopsite.exports import csv_lines, streamed
+
+if TYPE_CHECKING:
+    from reports.admin import ReportAdmin
 
 
 def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
@@ -51,26 +58,44 @@ def dashboard(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
     return TemplateResponse(request, "admin/reports/dashboard.html", context, status=200 if valid else 400)
 
 
-def report_csv(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
-    """Stream a whole report as CSV: the user, its freshness, then one query per page of
-    CSV_CHUNK_SIZE rows, each after the last one's key (no server-side cursor: poolers)."""
+def report_csv(request: HttpRequest, *, model_admin: ReportAdmin) -> HttpResponse:
+    """Stream the rows the report's changelist shows for the same query string (search, filters,
+    date hierarchy, ordering; every page) as CSV: the user, the view's freshness, then one query
+    per page of CSV_CHUNK_SIZE rows, each after the last one's key (no server-side cursor: poolers).
+    A query string the list would refuse, an order a key cannot follow or a value the database
+    refuses is a plain-text 400, answered before any row is sent."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    model = model_admin.model
-    view = model._meta.db_table
-    freshness = report_freshness(model)
+    view = model_admin.model._meta.db_table
+    freshness = report_freshness(model_admin.model)
     if not freshness.populated:
-        return HttpResponse(
-            f"{view} was never refreshed: run `manage.py refresh_reports`.\n",
-            status=409,
-            content_type="text/plain; charset=utf-8",
-        )
-    columns, rows = report_rows(model)
+        return _plain(f"{view} was never refreshed: run `manage.py refresh_reports`.\n", status=409)
+    try:
+        columns, rows = model_admin.export_rows(request)
+    except IncorrectLookupParameters as error:
+        return _plain(f"This list cannot be exported: its filters are not valid ({_reason(error)}).\n")
+    except KeysetRefused as error:
+        return _plain(f"This list cannot be exported in this order: {error}. Sort it by another column.\n")
+    except DataError as error:
+        reason = str(error).strip()
+        return _plain(f"This list cannot be exported: the database refused its filters ({reason}).\n")
     as_of = f"-{freshness.refreshed:%Y%m%d-%H%M}" if freshness.refreshed else ""
     lines = streamed(request, csv_lines(columns, rows))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{view.removeprefix("reports_")}{as_of}.csv"'
     return response
+
+
+def _plain(text: str, *, status: int = 400) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _reason(error: IncorrectLookupParameters) -> str:
+    """Return what admin found wrong, in words: the messages of the error it wraps, if any."""
+    cause = error.args[0] if error.args else None
+    if isinstance(cause, ValidationError):
+        return " ".join(cause.messages)
+    return str(cause or "a filter or its value is unknown")
 
 
 def _money(value: Decimal) -> str:

@@ -1,9 +1,20 @@
 """What the apps' admin pages share."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache
+from itertools import chain, islice
+
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from shopsite.db.keyset import keyset_rows
 from shopsite.errors import bad_request_page
+from shopsite.money import money
 
 
 class GrowingTableAdmin(admin.ModelAdmin):
@@ -14,6 +25,74 @@ class GrowingTableAdmin(admin.ModelAdmin):
     """
 
     show_full_result_count = False
+
+
+def money_column(field: str, *, description: str | None = None) -> Callable[[object], str]:
+    """Return an admin column showing the model field `field` as money (`$1,234.56`, shopsite.money),
+    sorted by the field: an entry for `list_display`, or for `readonly_fields` (and `fields`)."""
+
+    def column(obj) -> str:
+        return money(getattr(obj, field))
+
+    column.__name__ = field  # its cells keep their class, "field-<name>"
+    return admin.display(description=description or field.replace("_", " "), ordering=field)(column)
+
+
+# Set on the request while ChangelistExport builds its changelist (admin's API passes nothing else).
+_ROWS_ONLY = "_changelist_rows_only"
+
+
+class ChangelistExport(admin.ModelAdmin):
+    """A changelist whose rows can be exported: exactly the rows it shows for a query string (its
+    search, every list filter, the date hierarchy and the ordering `o`; every page of them, `p`
+    ignored), in its order, read a page per query by key (shopsite.db.keyset).
+
+    Built by admin's own ChangeList from the admin's own settings, so every admin using it follows
+    its own filters; only the changelist's count and page of results are not read.
+    """
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        return _rows_only(changelist) if getattr(request, _ROWS_ONLY, False) else changelist
+
+    def changelist_rows(self, request: HttpRequest) -> QuerySet:
+        """Return the queryset of every row the changelist shows for the request's query string, in
+        its order; raise IncorrectLookupParameters where the changelist would refuse the query."""
+        setattr(request, _ROWS_ONLY, True)
+        try:
+            return self.get_changelist_instance(request).queryset
+        finally:
+            delattr(request, _ROWS_ONLY)
+
+    def export_columns(self, request: HttpRequest) -> list[str]:
+        """Return the columns of an export: every column of the model's table."""
+        return [field.attname for field in self.opts.concrete_fields]
+
+    def export_rows(self, request: HttpRequest) -> tuple[list[str], Iterator[tuple]]:
+        """Return the export's columns and an iterator over the changelist's rows, CSV_CHUNK_SIZE a
+        query.
+
+        The first page is read here, so that whatever refuses the query raises before a response
+        starts, not in the middle of its stream: IncorrectLookupParameters (a filter admin
+        refuses), KeysetRefused (an ordering a key cannot follow), DataError (a value the database
+        refuses, such as a bad regular expression in a `__regex` lookup).
+        """
+        columns = self.export_columns(request)
+        rows = keyset_rows(self.changelist_rows(request), columns, page_size=settings.CSV_CHUNK_SIZE)
+        first = list(islice(rows, 1))
+        return columns, chain(first, rows)
+
+
+@cache
+def _rows_only(changelist: type[ChangeList]) -> type[ChangeList]:
+    """Return `changelist` without its results: it builds its queryset (filters, search, ordering)
+    and reads nothing, neither the count nor a page, which an export does not show."""
+
+    def get_results(self, request):
+        self.result_count = self.full_result_count = None
+        self.result_list = self.queryset
+
+    return type(f"RowsOnly{changelist.__name__}", (changelist,), {"get_results": get_results})
 
 
 # Admin's date hierarchy reads <field>__year, __month and __day with int() into a date, and

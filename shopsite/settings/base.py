@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +70,8 @@ TEMPLATES = [
                 "accounts.context_processors.cart",
             ],
             "libraries": {"pages": "shopsite.page_tags"},
+            # {{ amount|money }} in every template, the shop's and admin's, without a {% load %}.
+            "builtins": ["shopsite.money_tags"],
         },
     },
 ]
@@ -224,6 +227,9 @@ if not re.fullmatch(r"\d+(kB|MB|GB|TB)", REPORTS_REFRESH_WORK_MEM):
     raise ImproperlyConfigured(
         f"REPORTS_REFRESH_WORK_MEM is {REPORTS_REFRESH_WORK_MEM!r}: a size such as 64MB"
     )
+# Rows per page of a CSV export (shopsite.admin.ChangelistExport): one query each, and the memory
+# an export holds at once, whatever its size.
+CSV_CHUNK_SIZE = 2_000
 # Home, category and product pages come from Redis this long (0: never), with each visitor's own
 # parts filled in (shopsite.caching.page_cache): these, built per request for every page.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=10)
@@ -330,6 +336,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# Shown before every amount of money (shopsite.money: `$1,234.56`). Read as it is: django-environ
+# would take a value starting with "$" for the name of another variable.
+CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "$")
 
 # --- Internationalisation and static files --------------------------------------------------
 

@@ -33,12 +33,16 @@ def test_a_facet_value_is_escaped_in_the_checkbox_and_its_label():
     assert '<span class="count">3</span>' in options
 
 
-@pytest.mark.parametrize("price", ["0.50", "12.00", "1299.99", "100000.00"])
-def test_a_price_is_written_as_the_template_engine_writes_it(price):
+@pytest.mark.parametrize(
+    ("price", "shown"),
+    [("0.50", "$0.50"), ("12.00", "$12.00"), ("1299.99", "$1,299.99"), ("100000.00", "$100,000.00")],
+)
+def test_a_price_is_written_as_every_page_writes_money(price, shown):
     card = product_cards([{"slug": "p", "name": "P", "price": Decimal(price)}])
-    written = Template("${{ price }}").render(Context({"price": Decimal(price)}))
+    written = Template("{{ price|money }}").render(Context({"price": Decimal(price)}))
 
-    assert f'<span class="price">{written}</span>' in card
+    assert written == shown
+    assert f'<span class="price">{shown}</span>' in card
 
 
 @pytest.mark.parametrize(("stock", "label"), [(0, "Out of stock"), (3, "Only 3 left"), (50, "In stock")])

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Order
-from reports.services import REFRESH_LOCK_KEY, VIEW_DEPENDENCIES, closed_tables
+from reports.services import REFRESH_LOCK_KEY, VIEW_DEPENDENCIES, closed_tables, reports_refresh
 from tests.factories import CategoryFactory, CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
 
 
@@ -37,6 +37,32 @@ def make_sales(n: int, *, today: date | None = None, status: str = "paid") -> li
         OrderItemFactory(order=order, product=sock, quantity=2, unit_price=Decimal("5.00"))
         orders.append(order)
     return orders
+
+
+def varied_shop(n: int) -> None:
+    """Sell to n customers over the last 60 days and refresh the views, with ties in every column
+    the reports sort by: customer k ("Ada k" when k is even, "Bob k" otherwise), who joined 7k days
+    ago (modulo 60), has 1 + k % 3 sold
+    orders, each of one line of 10.00 or 15.00 a unit, of six products ("Red 0", "Blue 1", ...) in
+    two categories ("Shirts", "Socks")."""
+    today = timezone.localdate()
+    categories = [CategoryFactory(name="Shirts"), CategoryFactory(name="Socks")]
+    products = [
+        ProductFactory(category=categories[k % 2], name=f"{('Red', 'Blue')[k % 2]} {k}") for k in range(6)
+    ]
+    for k in range(n):
+        joined = noon(today - timedelta(days=(7 * k) % 60))
+        customer = CustomerFactory(name=f"{('Ada', 'Bob')[k % 2]} {k}", created=joined)
+        for m in range(1 + k % 3):
+            price = Decimal(10 + 5 * ((k + m) % 2))
+            order = OrderFactory(
+                customer=customer,
+                status="paid",
+                total=price * (1 + m),
+                created=noon(today - timedelta(days=(5 * k + 17 * m) % 60)),
+            )
+            OrderItemFactory(order=order, product=products[(k + m) % 6], quantity=1 + m, unit_price=price)
+    reports_refresh()
 
 
 def empty_report_views() -> None:

@@ -2,10 +2,12 @@
 
 import csv
 import io
+import re
 import warnings
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.http import StreamingHttpResponse
 from django.test import AsyncClient
@@ -13,6 +15,7 @@ from django.urls import reverse
 
 from reports.models import REPORT_MODELS, CategoryMonthly, CustomerValue, ProductSales, RefreshLog, SalesDaily
 from reports.services import reports_refresh
+from shopsite.money import money
 from tests.factories import UserFactory
 from tests.reports.helpers import make_sales
 
@@ -67,10 +70,10 @@ def test_report_changelist_queries_do_not_grow(admin_client, django_assert_num_q
 
 
 @pytest.mark.django_db(transaction=True)
-def test_under_asgi_a_csv_export_streams_the_same_rows_without_reading_them_whole(admin_user, monkeypatch):
+def test_under_asgi_a_csv_export_streams_the_same_rows_without_reading_them_whole(admin_user, settings):
     """Through Django's ASGI handler: an async iterator of batches, not a sync iterator that
     Django would read whole into memory first (and warn about)."""
-    monkeypatch.setattr("reports.selectors.CSV_CHUNK_SIZE", 7)
+    settings.CSV_CHUNK_SIZE = 7
     make_shop(40)
     client = AsyncClient()
     async_to_sync(client.aforce_login)(admin_user)
@@ -120,8 +123,8 @@ def test_csv_export_of_sales_by_day_has_the_views_values(admin_client):
     assert [row[1:] for row in rows[1:]] == [["1", "3", "20.00", "20.00"]] * 2
 
 
-def test_a_csv_export_streams_a_large_report_in_chunks(admin_client, django_assert_num_queries, monkeypatch):
-    monkeypatch.setattr("reports.selectors.CSV_CHUNK_SIZE", 7)
+def test_a_csv_export_streams_a_large_report_in_chunks(admin_client, django_assert_num_queries, settings):
+    settings.CSV_CHUNK_SIZE = 7
     make_shop(40)
 
     # user; freshness; 40 rows in pages of 7, each after the last one's key (the sixth is short)
@@ -220,3 +223,36 @@ def test_staff_need_the_reports_view_permission(client):
     assert client.get(changelist("salesdaily")).status_code == 200
     assert client.get(csv_url("salesdaily")).status_code == 200
     assert SalesDaily.objects.count() == 2
+
+
+MONEY_COLUMNS = [
+    ("salesdaily", "revenue"),
+    ("salesdaily", "average_order_value"),
+    ("productsales", "revenue"),
+    ("productsales", "average_unit_price"),
+    ("customervalue", "total_spent"),
+    ("categorymonthly", "revenue"),
+]
+
+
+@pytest.mark.parametrize(("model_name", "field"), MONEY_COLUMNS)
+def test_money_columns_show_money_and_sort_by_their_field(admin_client, model_name, field):
+    from tests.reports.test_exports import varied_shop
+
+    varied_shop(8)
+    model_admin = admin.site._registry[
+        next(m for m in REPORT_MODELS.values() if m._meta.model_name == model_name)
+    ]
+    column = next(
+        n for n, entry in enumerate(model_admin.list_display) if getattr(entry, "__name__", entry) == field
+    )
+
+    for direction in ("", "-"):
+        response = admin_client.get(changelist(model_name), {"o": f"{direction}{column}"})
+        amounts = [getattr(row, field) for row in response.context["cl"].result_list]
+        assert amounts == sorted(amounts, reverse=direction == "-")
+        html = response.content.decode()
+        cells = re.findall(rf'<td class="field-{field}">([^<]*)</td>', html)
+        assert cells == [money(amount) for amount in amounts]
+        assert all(re.fullmatch(r"\$\d{1,3}(,\d{3})*\.\d\d", cell) for cell in cells)
+        assert f'class="sortable column-{field} sorted' in html

@@ -53,7 +53,7 @@ def test_hostile_customer_names_are_exported_as_text_in_three_queries(
 ):
     hostile_shop(n)
 
-    # user; freshness; the rows, read through one server-side cursor
+    # user; freshness; the rows, one page by key
     with django_assert_num_queries(3):
         rows = read_csv(admin_client.get(csv_url("customervalue")))
 
