@@ -12,7 +12,6 @@ from django.utils.html import format_html
 
 from reports import views
 from reports.models import (
-    REPORT_MODELS,
     CategoryMonthly,
     CustomersDaily,
     CustomerValue,
@@ -22,6 +21,7 @@ from reports.models import (
     SalesDaily,
 )
 from reports.selectors import report_freshness
+from reports.services import CLOSED_DAYS_LOG, view_names
 from shopsite.admin import ChangelistExport, GrowingTableAdmin, money_column
 
 
@@ -175,13 +175,13 @@ class CategoryMonthlyAdmin(ReportAdmin):
 
 
 class ViewFilter(admin.SimpleListFilter):
-    """The report views, listed from the code: a DISTINCT over the growing log would scan it."""
+    """The steps of a refresh, listed from the code: a DISTINCT over the growing log would scan it."""
 
     title = "view"
     parameter_name = "view"
 
     def lookups(self, request, model_admin):
-        return [(view, view.removeprefix("reports_")) for view in REPORT_MODELS]
+        return [(view, view.removeprefix("reports_")) for view in [*view_names(), CLOSED_DAYS_LOG]]
 
     def queryset(self, request, queryset):
         return queryset.filter(view=self.value()) if self.value() else queryset

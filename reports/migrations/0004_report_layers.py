@@ -131,7 +131,7 @@ FROM (
     FROM reports_sales_recent r, reports_reportwindow w
     WHERE r.day >= COALESCE(w.closed_until, '-infinity'::date) AND r.day < w.recent_until
     UNION ALL
-    SELECT (o.created AT TIME ZONE 'UTC')::date, 1, lines.units, o.total
+    SELECT (o.created AT TIME ZONE 'UTC')::date, 1, COALESCE(lines.units, 0), o.total
     FROM accounts_order o
     CROSS JOIN LATERAL (SELECT sum(quantity) AS units FROM accounts_orderitem WHERE order_id = o.id) lines
     WHERE {LIVE_ORDERS}

@@ -108,9 +108,8 @@ def test_a_search_exports_only_the_rows_it_finds(admin_client, short_pages, mode
     [
         ("productsales", "Shirts"),  # a choice among the column's values (AllValuesFieldListFilter)
         ("categorymonthly", "Socks"),
-        ("productsales", "Past 7 days"),  # a date range (DateFieldListFilter)
-        ("salesdaily", "Past 7 days"),
-        ("customervalue", "Past 7 days"),
+        ("salesdaily", "Past 7 days"),  # a date range (DateFieldListFilter)
+        ("customersdaily", "This month"),
         ("customervalue", "more than 1"),  # the report's own OrdersOverFilter
         ("customervalue", "more than 5"),  # no customer has that many: the list and the export are empty
     ],
@@ -183,7 +182,7 @@ def test_sorted_by_any_column_either_way_the_export_is_in_the_lists_order(
 @pytest.mark.parametrize("direction", ["", "-"])
 def test_ties_across_a_page_edge_lose_and_repeat_no_row(admin_client, short_pages, direction):
     varied_shop(20)
-    query = f"o={direction}4"  # total spent: 10.00, 15.00, 20.00, ... many customers each
+    query = f"o={direction}3"  # total spent: 10.00, 15.00, 20.00, ... many customers each
 
     header, *rows = exported(admin_client, "customervalue", query)
 
@@ -292,7 +291,7 @@ def test_an_export_costs_two_queries_and_one_a_page_whatever_the_size(
 ):
     settings.CSV_CHUNK_SIZE = 4
     varied_shop(n)
-    query = f"q=Ada&o=4&{link(admin_client, 'customervalue', 'Past 7 days')}"
+    query = f"q=Ada&o=3&{link(admin_client, 'customervalue', 'more than 1')}"
     found = len(listed_pks(admin_client, "customervalue", query))
     pages = found // 4 + 1  # the last one short (maybe empty): it ends the export
 

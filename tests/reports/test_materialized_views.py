@@ -10,15 +10,18 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import OrderStatus
+from accounts.services import orders_transition
 from reports.models import (
     REPORT_MODELS,
     CategoryMonthly,
     CustomersDaily,
     CustomerValue,
     ProductSales,
+    ReportWindow,
     SalesDaily,
 )
-from reports.services import VIEW_DEPENDENCIES, reports_refresh
+from reports.services import VIEW_DEPENDENCIES, closed_tables, reports_refresh
 from tests.factories import CustomerFactory, OrderFactory, OrderItemFactory, ProductFactory
 from tests.reports.helpers import make_sales, matviews, noon
 
@@ -65,7 +68,7 @@ def test_every_materialized_view_has_a_unique_index_on_columns_that_are_never_nu
     reports_refresh()
 
     keys = unique_keys()
-    assert set(keys) >= set(REPORT_MODELS)
+    assert set(keys) == set(VIEW_DEPENDENCIES)
     for view, indexes in keys.items():
         assert indexes, f"{view} has no unique index on plain columns: REFRESH CONCURRENTLY would fail"
         # PostgreSQL cannot mark a view's column NOT NULL: check the data over the edge cases.
@@ -88,30 +91,60 @@ def test_no_column_of_any_report_is_null_over_the_edge_cases():
             assert cursor.fetchone()[0] == 0, view
 
 
-@pytest.mark.parametrize(
-    ("view", "definition"),
-    [
-        ("reports_sales_daily", "SALES_DAILY_0002"),
-        ("reports_customer_value", "CUSTOMER_VALUE_0002"),
-        ("reports_category_monthly", "CATEGORY_MONTHLY_0002"),
-    ],
-)
-def test_a_view_rewritten_for_a_cheaper_plan_holds_the_rows_of_its_first_definition(view, definition):
-    edge_cases()
-    make_sales(3)
-    reports_refresh()
-    first = importlib.import_module("reports.migrations.0003_report_views_aggregate_first")
-    query = re.sub(r"CREATE MATERIALIZED VIEW \w+ AS|WITH NO DATA", "", getattr(first, definition))
+# Each admin list and the definition it had when it aggregated every order at each refresh (0002,
+# 0003), without the columns the lists no longer have.
+FIRST_DEFINITIONS = [
+    ("reports_sales_daily", "0003_report_views_aggregate_first", "SALES_DAILY", "*"),
+    ("reports_customers_daily", "0002_materialized_views", "CUSTOMERS_DAILY", "*"),
+    (
+        "reports_product_sales",
+        "0002_materialized_views",
+        "PRODUCT_SALES",
+        "product_id, name, sku, category_id, category_name, units, revenue, average_unit_price",
+    ),
+    (
+        "reports_customer_value",
+        "0003_report_views_aggregate_first",
+        "CUSTOMER_VALUE",
+        "customer_id, name, email, orders, total_spent",
+    ),
+    ("reports_category_monthly", "0003_report_views_aggregate_first", "CATEGORY_MONTHLY", "*"),
+]
 
+
+def rows_differing(view: str, migration: str, definition: str, columns: str) -> tuple[int, int, int]:
+    """Return how many rows the view has, and how many of the first definition's it misses and
+    adds (as multisets)."""
+    first = importlib.import_module(f"reports.migrations.{migration}")
+    query = re.sub(r"CREATE MATERIALIZED VIEW \w+ AS|WITH NO DATA", "", getattr(first, definition))
+    query = f"SELECT {columns} FROM ({query}) first"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {view}")
         rows = cursor.fetchone()[0]
-        cursor.execute(f"SELECT count(*) FROM (({query}) EXCEPT ALL (SELECT * FROM {view})) missing")
+        cursor.execute(f"SELECT count(*) FROM (({query}) EXCEPT ALL (SELECT {columns} FROM {view})) missing")
         missing = cursor.fetchone()[0]
-        cursor.execute(f"SELECT count(*) FROM ((SELECT * FROM {view}) EXCEPT ALL ({query})) extra")
+        cursor.execute(f"SELECT count(*) FROM ((SELECT {columns} FROM {view}) EXCEPT ALL ({query})) extra")
         extra = cursor.fetchone()[0]
+    return rows, missing, extra
 
-    assert rows > 1
+
+@pytest.mark.parametrize(("view", "migration", "definition", "columns"), FIRST_DEFINITIONS)
+def test_each_list_holds_the_rows_its_first_definition_counted_from_every_order(
+    settings, view, migration, definition, columns
+):
+    settings.REPORTS_RECENT_DAYS = 2
+    edge_cases()
+    orders = make_sales(9)  # closed days, recent days, and today (live)
+    reports_refresh()
+    make_sales(1)  # today
+    CustomerFactory()  # a new customer of today
+    assert rows_differing(view, migration, definition, columns)[1:] == (0, 0)  # today is live
+
+    orders_transition(order_ids=[orders[6].pk], to=OrderStatus.CANCELLED)  # a closed day's order
+    make_sales(2, today=timezone.localdate() - timedelta(days=5))  # placed late on closed days
+    reports_refresh()
+    rows, missing, extra = rows_differing(view, migration, definition, columns)
+    assert rows > 0
     assert (missing, extra) == (0, 0)
 
 
@@ -155,7 +188,7 @@ def test_sales_daily_puts_an_order_on_its_utc_day():
     ]
 
 
-def test_product_sales_sums_units_revenue_and_last_sale_of_sold_orders():
+def test_product_sales_sums_units_and_revenue_of_sold_orders():
     orders = make_sales(3)
     unsold = ProductFactory()
     OrderItemFactory(order=OrderFactory(status="cancelled"), product=unsold)
@@ -167,7 +200,6 @@ def test_product_sales_sums_units_revenue_and_last_sale_of_sold_orders():
     assert rows[shirt.name].units == 3
     assert rows[shirt.name].revenue == Decimal("30.00")
     assert rows[shirt.name].average_unit_price == Decimal("10.00")
-    assert rows[shirt.name].last_sold == orders[0].created
     assert rows[shirt.name].category_name == shirt.category.name
 
 
@@ -182,7 +214,6 @@ def test_customer_value_counts_each_customers_sold_orders():
 
     row = CustomerValue.objects.get()
     assert (row.name, row.orders, row.total_spent) == ("Ada", 2, Decimal("20.00"))
-    assert (row.first_order, row.last_order) == (noon(today - timedelta(days=1)), noon(today))
 
 
 def test_category_monthly_sums_by_category_and_month():
@@ -207,16 +238,30 @@ def test_customers_daily_counts_new_customers_by_day():
     ]
 
 
+def report_relations() -> set[str]:
+    """Return the reports' tables, views and materialized views in the database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind IN ('r', 'v', 'm') AND relname LIKE 'reports\\_%'"
+            " AND relnamespace = current_schema()::regnamespace"
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
 @pytest.mark.django_db(transaction=True)
-def test_migrating_reports_to_zero_drops_every_view_and_the_log_then_back_recreates_them():
-    tables = set(connection.introspection.table_names())
-    assert "reports_refreshlog" in tables
-    assert set(REPORT_MODELS) <= matviews()
+def test_migrating_reports_to_zero_drops_every_view_and_table_then_back_recreates_them():
+    relations = report_relations()
+    assert {"reports_refreshlog", "reports_reportwindow", *closed_tables(), *REPORT_MODELS} <= relations
+    assert set(VIEW_DEPENDENCIES) <= matviews()
+
+    call_command("migrate", "reports", "0003", verbosity=0)
+    assert not {"reports_reportwindow", *closed_tables(), *VIEW_DEPENDENCIES} & report_relations()
+    assert set(REPORT_MODELS) <= matviews()  # 0003's materialized views, back
 
     call_command("migrate", "reports", "zero", verbosity=0)
-    assert not {view for view in matviews() if view.startswith("reports_")}
-    assert "reports_refreshlog" not in connection.introspection.table_names()
+    assert not report_relations()
 
     call_command("migrate", "reports", verbosity=0)
-    assert set(REPORT_MODELS) <= matviews()
-    assert all(unique_keys()[view] for view in REPORT_MODELS)
+    assert report_relations() == relations
+    assert all(unique_keys()[view] for view in VIEW_DEPENDENCIES)
+    assert ReportWindow.objects.count() == 1
