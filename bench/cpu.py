@@ -30,6 +30,7 @@ KINDS = [
     ("autovacuum", "PostgreSQL: autovacuum"),
     ("gunicorn", "gunicorn (2 workers)"),
     ("manage.py refresh_reports", "refresh_reports (its Python)"),
+    ("manage.py shell", "the refresh loop (its Python)"),
     ("wrk ", "wrk (the load)"),
     ("redis-server", "Redis"),
     ("postgres", "PostgreSQL: other processes"),

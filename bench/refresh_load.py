@@ -1,11 +1,12 @@
-"""Refresh under load: every report view refreshed concurrently while the category page is loaded.
+"""Refresh under load: the routine refresh, one after another, while the category page is loaded.
 
-    .venv/bin/python bench/refresh_load.py [--runs 3] [--connections 8]
+    .venv/bin/python bench/refresh_load.py [--runs 3] [--connections 8] [--seconds 5]
 
 gunicorn (2 sync workers) serves the benchmark database; wrk loads the category page on
-127.0.0.1. Each run measures the page's p95 for a window as long as an unloaded refresh, then
-again once `manage.py refresh_reports` has started refreshing. The refresh settings compared in
-the same run, taking turns:
+127.0.0.1. Each run measures the page's p95 for a window, then again for a window during which
+one process refreshes the reports again and again (`reports_refresh()` in a loop: the routine
+refresh, back to back, so that the whole window is under a refresh, not a slice of it). The
+refresh settings compared in the same run, taking turns:
 
 1. the server's defaults (parallel workers, the server's work_mem);
 2. shopsite's (one core, its own work_mem: REPORTS_REFRESH_* in the settings);
@@ -41,10 +42,24 @@ from web import Gunicorn, catalog_paths, server_environment, shop_data, wrk  # n
 REFRESH_APPLICATION_NAME = "shopsite-bench-refresh"
 
 
-def refresh_command(env: dict[str, str]) -> subprocess.Popen:
-    """Start `manage.py refresh_reports` and return once its database backend has connected."""
+# Refreshes until the deadline, printing each one's milliseconds: one Django start for them all.
+REFRESH_LOOP = """
+import time
+from reports.services import reports_refresh
+deadline = time.monotonic() + {seconds}
+while time.monotonic() < deadline:
+    started = time.perf_counter()
+    reports_refresh()
+    print(f"refreshed {{(time.perf_counter() - started) * 1000:.1f}}", flush=True)
+"""
+
+
+def refresh_loop(env: dict[str, str], seconds: float) -> subprocess.Popen:
+    """Start refreshing the reports for `seconds`, back to back, and return once the loop's
+    database backend has connected."""
     env = {**env, "DATABASE_APPLICATION_NAME": REFRESH_APPLICATION_NAME}
-    process = subprocess.Popen([sys.executable, "manage.py", "refresh_reports"], cwd=BASE_DIR, env=env,
+    code = REFRESH_LOOP.format(seconds=seconds)
+    process = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", code], cwd=BASE_DIR, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     backend = refresh_backend(process)
     if backend is not None and env.get("BENCH_REFRESH_NICE"):
@@ -89,17 +104,17 @@ def can_lower_priority_of_the_database() -> bool:
     return os.geteuid() == 0 and Path("/proc/self/autogroup").exists()
 
 
-def finish(process: subprocess.Popen) -> None:
+def finish(process: subprocess.Popen) -> list[float]:
+    """Wait for a refresh loop to end; return each of its refreshes' milliseconds."""
     output = process.communicate(timeout=900)[0].decode()
     if process.returncode != 0:
-        sys.exit(f"refresh_reports failed:\n{output}")
+        sys.exit(f"the refresh loop failed:\n{output}")
+    return [float(line.split()[1]) for line in output.splitlines() if line.startswith("refreshed ")]
 
 
-def refresh(env: dict[str, str]) -> float:
-    """Refresh every report view concurrently, in another process; return how long it took (s)."""
-    started = time.perf_counter()
-    finish(refresh_command(env))
-    return time.perf_counter() - started
+def refreshes_alone(env: dict[str, str], seconds: float) -> list[float]:
+    """Refresh for `seconds` with nothing else running; return each refresh's milliseconds."""
+    return finish(refresh_loop(env, seconds))
 
 
 def server_defaults() -> tuple[str, str]:
@@ -112,31 +127,29 @@ def server_defaults() -> tuple[str, str]:
         return cursor.fetchone()
 
 
-def measure(variants, url, *, runs: int, connections: int, cpu: ProcessCPU) -> dict[str, dict]:
+def measure(variants, url, *, runs: int, connections: int, window: int, cpu: ProcessCPU) -> dict[str, dict]:
     """For each refresh setting, `runs` times: the page's p95 for a window, then for a window while
-    a refresh runs. The settings take turns within each run, so that drift spreads over all."""
+    refreshes run back to back. The settings take turns within each run, so drift spreads over all."""
     results = {}
     for name, env in variants:
-        refresh(env)  # each setting's first refresh warms its plans and caches
-        unloaded = refresh(env)
-        results[name] = {"unloaded": unloaded, "window": max(2, round(unloaded)), "runs": []}
+        # Alone, after a first loop that warms each setting's plans and caches.
+        refreshes_alone(env, 2)
+        unloaded = statistics.median(refreshes_alone(env, 3))
+        results[name] = {"unloaded": unloaded, "window": window, "runs": []}
         results[name]["cpu"] = {"before": {}, "during": {}}
     for _ in range(runs):
         for name, env in variants:
             result = results[name]
-            window = result["window"]
             mark = cpu.mark()
             before = wrk(url, seconds=window, connections=connections)
             _add(result["cpu"]["before"], cpu.since(mark))
-            started = time.perf_counter()
-            process = refresh_command(env)  # the window starts once the refresh has begun its work
+            # The window starts once the loop's first refresh has begun, and it ends before the loop.
+            process = refresh_loop(env, window + 2)
             mark = cpu.mark()
             during = wrk(url, seconds=window, connections=connections)
             _add(result["cpu"]["during"], cpu.since(mark))
-            finish(process)
-            result["runs"].append(
-                {"before": before, "during": during, "loaded": time.perf_counter() - started}
-            )
+            loaded = finish(process)
+            result["runs"].append({"before": before, "during": during, "loaded": loaded})
     for result in results.values():
         seconds = runs * result["window"]
         result["cpu_before"] = cores(result["cpu"]["before"], seconds)
@@ -148,10 +161,10 @@ def measure(variants, url, *, runs: int, connections: int, cpu: ProcessCPU) -> d
 
 
 def python_profiles(env, url, *, window: int, connections: int, worker: int) -> dict[str, list]:
-    """py-spy one gunicorn worker for a window of load, then for a window of load during a refresh."""
+    """py-spy one gunicorn worker for a window of load, then for a window of load during refreshes."""
     with PythonProfile(worker, seconds=window) as before:
         wrk(url, seconds=window, connections=connections)
-    process = refresh_command(env)
+    process = refresh_loop(env, window + 2)
     with PythonProfile(worker, seconds=window) as during:
         wrk(url, seconds=window, connections=connections)
     finish(process)
@@ -167,6 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=5, help="each window of load")
     args = parser.parse_args()
     env = server_environment()
     os.environ.update(env)
@@ -191,7 +205,9 @@ def main() -> None:
     with server as base, ProcessCPU() as cpu:
         url = base + category_path
         wrk(url, seconds=2, connections=args.connections)  # warm-up
-        results = measure(variants, url, runs=args.runs, connections=args.connections, cpu=cpu)
+        results = measure(
+            variants, url, runs=args.runs, connections=args.connections, window=args.seconds, cpu=cpu
+        )
         if available():  # apart from the measured runs: the profiler takes some CPU itself
             window, worker = results[variants[1][0]]["window"], children(server.process.pid)[0]
             profiles = python_profiles(env, url, window=window, connections=args.connections, worker=worker)
@@ -203,17 +219,19 @@ def report(args, results: dict[str, dict], profiles: dict[str, list] | None) -> 
         "# Refresh under load",
         "",
         "Command: `.venv/bin/python bench/refresh_load.py "
-        f"--runs {args.runs} --connections {args.connections}`",
+        f"--runs {args.runs} --connections {args.connections} --seconds {args.seconds}`",
         machine_line(),
         "",
-        f"wrk loads the category page ({args.connections} connections; gunicorn, 2 sync workers) for a "
-        "window as long as an unloaded refresh, first alone, then while `manage.py refresh_reports` "
-        f"refreshes every view CONCURRENTLY; {args.runs} runs of each. p95 and requests/s are medians "
-        "over the runs; the change is the median of each run's own change (min to max).",
+        f"wrk loads the category page ({args.connections} connections; gunicorn, 2 sync workers) for "
+        f"{args.seconds} s alone, then for {args.seconds} s while one process runs the routine refresh "
+        "(`reports_refresh()`: the recent views CONCURRENTLY, the days that close, the log) again and "
+        f"again, back to back; {args.runs} runs of each. p95 and requests/s are medians over the runs; "
+        "the change is the median of each run's own change (min to max). A refresh's time is the "
+        "median of those the loop ran.",
         "",
-        "| refresh settings | refresh unloaded s | under load s | p95 before ms | p95 during ms "
-        "| p95 change | requests/s before | during | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| refresh settings | refresh unloaded ms | under load ms | refreshes in a window | p95 before ms "
+        "| p95 during ms | p95 change | requests/s before | during | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, result in results.items():
         runs = result["runs"]
@@ -223,8 +241,10 @@ def report(args, results: dict[str, dict], profiles: dict[str, list] | None) -> 
 
         errors = sum(run["during"]["errors"] + run["during"]["non_2xx"] for run in runs)
         spread = f"{min(result['p95_changes']):+.0%} to {max(result['p95_changes']):+.0%}"
+        loaded = [ms for run in runs for ms in run["loaded"]]
+        per_window = statistics.median(len(run["loaded"]) for run in runs)
         lines.append(
-            f"| {name} | {result['unloaded']:.1f} | {statistics.median(run['loaded'] for run in runs):.1f} "
+            f"| {name} | {result['unloaded']:,.0f} | {statistics.median(loaded):,.0f} | {per_window:.0f} "
             f"| {median('before', 'p95'):.1f} | {median('during', 'p95'):.1f} "
             f"| **{result['p95_change']:+.0%}** ({spread}) | {median('before', 'rps'):,.0f} "
             f"| {median('during', 'rps'):,.0f} | {errors} |"
@@ -267,8 +287,9 @@ def figures(results: dict[str, dict]) -> dict:
         "p95_change": ours["p95_change"],
         "p95_changes": ours["p95_changes"],
         "p95_change_server_defaults": default["p95_change"],
-        "refresh_s_unloaded": ours["unloaded"],
-        "refresh_s_unloaded_server_defaults": default["unloaded"],
+        "refresh_ms_unloaded": ours["unloaded"],
+        "refresh_ms_under_load": statistics.median(ms for run in ours["runs"] for ms in run["loaded"]),
+        "refresh_ms_unloaded_server_defaults": default["unloaded"],
         "cpu_during": ours["cpu_during"],
         "cpu_during_server_defaults": default["cpu_during"],
         "cpu_before": ours["cpu_before"],

@@ -211,9 +211,9 @@ REPORTS_REFRESH_PARALLEL_WORKERS = env.int("REPORTS_REFRESH_PARALLEL_WORKERS", d
 # (under ASGI; reports.selectors, docs/SCALING.md).
 DASHBOARD_CONCURRENT_READS = env.bool("DASHBOARD_CONCURRENT_READS", default=True)
 REPORTS_REFRESH_WORK_MEM = env.str("REPORTS_REFRESH_WORK_MEM", default="64MB")
-# Days before today that each refresh counts again (the recent layer) before they are closed:
-# late payments and cancellations of closed days are found by the orders' `updated` anyway.
-REPORTS_RECENT_DAYS = env.int("REPORTS_RECENT_DAYS", default=7)
+# Days before today that each refresh counts again (the recent layer) before they are closed; the
+# days of closed orders that change (late payments, cancellations) are found by `updated` anyway.
+REPORTS_RECENT_DAYS = env.int("REPORTS_RECENT_DAYS", default=2)
 # How long a dashboard block that includes the open period (today) stays cached: at most this old,
 # and rebuilt at once after an order is placed or changes status.
 DASHBOARD_LIVE_SECONDS = env.int("DASHBOARD_LIVE_SECONDS", default=30)
