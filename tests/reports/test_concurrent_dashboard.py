@@ -82,6 +82,7 @@ def test_under_asgi_a_cold_dashboard_reads_every_block_on_a_replica_in_one_round
     admin = UserFactory(username="boss", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(admin)
+    wait_for_replay()  # the login's writes too: a replica behind them would have the blocks read again
     session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     request = urllib.request.Request(asgi_site.url + URL, headers={"Cookie": f"sessionid={session}"})
     with urllib.request.urlopen(request, timeout=30) as response:
