@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.emails import email_normalise
 from accounts.models import SHIPPED_STATUSES, Customer, MembershipLevel, Order, OrderStatus, User
+from accounts.signals import shop_data_reset
 from catalog.demo import HISTORY_DAYS, catalog_is_empty, catalog_reset, catalog_seed
 from shopsite.db.timeouts import long_transaction
 
@@ -129,6 +130,7 @@ def shop_reset() -> None:
     User.objects.filter(username__startswith="demo-").delete()
     # Last: order items reference products, and the catalog refuses to delete one still in an order.
     catalog_reset()
+    shop_data_reset.send(sender=shop_reset)
 
 
 @transaction.atomic

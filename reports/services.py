@@ -186,6 +186,16 @@ def reports_refresh(*, concurrently: bool = True, rebuild: bool = False) -> list
     return refreshed
 
 
+def reports_forget(**signal) -> None:
+    """Forget every counted day, as if the reports were never refreshed: the next refresh counts
+    all history. For a shop whose orders were all deleted (accounts.signals.shop_data_reset)."""
+    _closed_tables_empty()
+    ReportWindow.objects.filter(id=1).update(
+        closed_until=None, recent_until=None, reopened=[], changes_since=None, refreshed=None
+    )
+    namespace_bump_on_commit(DASHBOARD_NAMESPACE)
+
+
 def _window_locked() -> ReportWindow:
     """Return the window's row, locked until the commit. Read by SQL, not `.get()`: one row once
     per refresh, which an N+1 detector would take for a loop when a test refreshes twice."""

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from accounts.demo import shop_reset
 from accounts.models import OrderStatus
 from accounts.services import orders_transition
 from reports.management.commands.refresh_reports import EXIT_REFRESH_RUNNING
@@ -289,3 +290,18 @@ def test_parallel_workers_can_be_given_back_to_the_refresh(settings):
     during = _planner_settings_at_each_refresh(reports_refresh)
 
     assert {workers for workers, _work_mem in during} == {"2"}
+
+
+def test_a_reset_of_the_shop_forgets_every_counted_day_and_the_next_refresh_counts_all_again(settings):
+    settings.REPORTS_RECENT_DAYS = 1
+    make_sales(5)
+    reports_refresh()
+    assert ClosedSalesDay.objects.exists()
+
+    shop_reset()  # the demo's --reset: every order gone, ids from 1 again
+
+    assert not ClosedSalesDay.objects.exists()
+    assert ReportWindow.objects.get().recent_until is None
+    make_sales(2)
+    reports_refresh()
+    assert sorted(SalesDaily.objects.values_list("orders", flat=True)) == [1, 1]
