@@ -12,9 +12,11 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from reports.selectors import DaySales
+from shopsite.money import money, money_compact
 
 WIDTH, HEIGHT = 960, 280
-LEFT, RIGHT, TOP, BOTTOM = 80, 12, 12, 28  # room for the revenue and date labels
+# Room for the revenue and date labels, also in a phone's larger type (dashboard.css).
+LEFT, RIGHT, TOP, BOTTOM = 80, 12, 12, 36
 Y_TICKS = 4
 X_LABELS = 8
 
@@ -65,7 +67,7 @@ class SalesChart:
 
 def _tooltip(bar: Bar) -> str:
     orders = "1 order" if bar.orders == 1 else f"{bar.orders} orders"
-    return f"{bar.day:%a} {bar.day.isoformat()}: {bar.revenue:,.2f} from {orders}"
+    return f"{bar.day:%a} {bar.day.isoformat()}: {money(bar.revenue)} from {orders}"
 
 
 def _number(value: float) -> str:
@@ -106,7 +108,8 @@ def sales_chart(days: Sequence[DaySales], *, width: int = WIDTH, height: int = H
             )
         )
     y_ticks = [
-        Tick(_number(baseline - k * step / top * plot_height), f"{k * step:,.0f}") for k in range(Y_TICKS + 1)
+        Tick(_number(baseline - k * step / top * plot_height), money_compact(k * step))
+        for k in range(Y_TICKS + 1)
     ]
     spaced = max(1, math.ceil(len(days) / X_LABELS))
     long_range = len(days) > 366

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Order
-from shopsite.money import money
+from shopsite.money import money, money_compact
 from tests.accounts.helpers import place_order, put_in_cart
 from tests.conftest import fuzz_examples
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
@@ -89,6 +89,77 @@ def test_the_template_filter_shows_nothing_for_what_is_no_amount():
     )
 
     assert rendered == "[][][\u2013]"
+
+
+# --- The short form, for a chart's axis -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (Decimal("0"), "$0"),
+        (Decimal("0.25"), "$0.25"),
+        (Decimal("7.5"), "$7.50"),  # cents as money() shows them
+        (Decimal("750"), "$750"),  # whole: no .00
+        (Decimal("999.99"), "$999.99"),
+        (Decimal("999.995"), "$1k"),  # rounded to the cent first
+        (Decimal("1000"), "$1k"),
+        (Decimal("1234"), "$1.23k"),  # three significant digits
+        (Decimal("1235"), "$1.24k"),  # half away from zero
+        (Decimal("2500"), "$2.5k"),
+        (Decimal("12000"), "$12k"),
+        (Decimal("750000"), "$750k"),
+        (Decimal("999500"), "$1M"),  # not $1000k
+        (Decimal("1250000"), "$1.25M"),
+        (Decimal("7.5E+9"), "$7.5B"),
+        (Decimal("2E+12"), "$2T"),
+        (Decimal("1.5E+15"), "$1,500T"),
+        (Decimal("-40000"), "-$40k"),
+        (Decimal("-12.5"), "-$12.50"),
+        (Decimal("-0.004"), "$0"),  # no minus on a zero
+        (2500, "$2.5k"),
+        ("12000", "$12k"),
+        (0.75, "$0.75"),
+        (750000.0, "$750k"),
+        (None, "\u2013"),
+    ],
+)
+def test_the_short_form_counts_in_thousands_millions_billions_and_trillions(value, shown):
+    assert money_compact(value) == shown
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), float("-inf"), "twelve", False, []])
+def test_the_short_form_refuses_what_money_refuses(value):
+    with pytest.raises(ValueError, match="not an amount of money"):
+        money_compact(value)
+
+
+def test_the_short_form_has_the_symbol_of_the_setting(settings):
+    settings.CURRENCY_SYMBOL = "€"
+
+    assert money_compact(Decimal("-2500")) == "-€2.5k"
+
+
+UNITS = {"": 1, "k": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+
+
+@settings(max_examples=fuzz_examples(1000))
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**18), max_value=10**18))
+def test_any_amount_in_short_is_within_half_its_third_digit(value):
+    shown = money_compact(value)
+
+    match = re.fullmatch(r"(-?)\$(\d[\d,]*(?:\.\d{1,2})?)([kMBT]?)", shown)
+    assert match, shown
+    read = Decimal(f"{match[1]}{match[2].replace(',', '')}") * UNITS[match[3]]
+    cents = value.quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    if abs(cents) < 1000:
+        assert shown == money(value).removesuffix(".00")
+    else:
+        assert match[3]
+        assert abs(read - cents) <= abs(cents) * Decimal("0.005")
+        # The largest unit the amount reaches: $1M, never $1,000k.
+        assert Decimal(match[2].replace(",", "")) < 1000 or match[3] == "T"
+    assert shown.startswith("-") == (read < 0)
 
 
 # --- The pages: a product of $1,234.50 wherever the shop shows it ----------------------------------

@@ -2,6 +2,7 @@
 download a CSV, open a report list."""
 
 import csv
+import re
 from datetime import timedelta
 
 import pytest
@@ -54,9 +55,16 @@ def test_staff_read_the_dashboard_change_the_range_download_a_csv_and_open_a_rep
     screenshot("dashboard")
     last_30_days = len(browser.find_elements(By.CSS_SELECTOR, "#sales-chart rect[data-day]"))
     assert last_30_days >= 28  # a bar a day (the default range is the last 30 days)
-    assert "data as of" in browser.find_element(By.ID, "top-products").text.lower()
-
+    # The range reaches today: the days to yesterday as of the refresh, today counted live.
     today = timezone.localdate()
+    as_of = browser.find_element(By.CSS_SELECTOR, "#top-products .data-as-of").text
+    assert re.fullmatch(
+        rf"To {today - timedelta(days=1)}: as of the refresh at \d{{4}}-\d\d-\d\d \d\d:\d\d UTC\. "
+        rf"From {today}: live, counted at \d\d:\d\d:\d\d UTC\.",
+        as_of,
+    ), as_of
+    assert browser.find_element(By.ID, "sales-totals").text == "$600.00 from 30 orders over 30 days."
+
     form = browser.find_element(By.ID, "dashboard-filters")
     for name, day in (("date_from", today - timedelta(days=6)), ("date_to", today)):
         field = form.find_element(By.NAME, name)

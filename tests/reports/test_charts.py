@@ -29,7 +29,7 @@ def test_bars_are_as_tall_as_their_share_of_the_axis():
     plot_height = HEIGHT - TOP - BOTTOM
     assert [bar.height for bar in chart.bars] == [f"{plot_height:.1f}", f"{plot_height / 2:.1f}", "0.0"]
     assert chart.bars[0].y == f"{TOP:.1f}"
-    assert [tick.label for tick in chart.y_ticks] == ["0", "25", "50", "75", "100"]
+    assert [tick.label for tick in chart.y_ticks] == ["$0", "$25", "$50", "$75", "$100"]
     assert chart.total_revenue == Decimal(150)
     assert chart.total_orders == 3
 
@@ -46,7 +46,26 @@ def test_a_range_without_sales_draws_flat_bars_and_a_zero_axis():
     chart = sales_chart(days(0, 0))
 
     assert {bar.height for bar in chart.bars} == {"0.0"}
-    assert chart.y_ticks[0].label == "0"
+    assert chart.y_ticks[0].label == "$0"
+
+
+@pytest.mark.parametrize(
+    ("maximum", "labels"),
+    [
+        (1, ["$0", "$0.25", "$0.50", "$0.75", "$1"]),
+        (3_000, ["$0", "$1k", "$2k", "$3k", "$4k"]),
+        (9_000, ["$0", "$2.5k", "$5k", "$7.5k", "$10k"]),
+        (1_466_529, ["$0", "$500k", "$1M", "$1.5M", "$2M"]),
+    ],
+)
+def test_the_revenue_axis_is_labelled_in_short_money(maximum, labels):
+    assert [tick.label for tick in sales_chart(days(0, maximum)).y_ticks] == labels
+
+
+def test_the_revenue_axis_has_the_shops_currency_symbol(settings):
+    settings.CURRENCY_SYMBOL = "€"
+
+    assert sales_chart(days(0, 100)).y_ticks[-1].label == "€100"
 
 
 def test_a_long_range_labels_at_most_eight_dates_with_their_year():
@@ -65,5 +84,5 @@ def test_each_bar_has_a_tooltip_with_its_day_revenue_and_orders():
     svg = sales_chart(days(1234)).bars_svg
 
     assert svg.count("<rect ") == 1
-    assert "<title>Wed 2025-01-01: 1,234.00 from 1 order</title>" in svg
+    assert "<title>Wed 2025-01-01: $1,234.00 from 1 order</title>" in svg
     assert 'data-day="2025-01-01"' in svg

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from reports.services import reports_refresh
 from tests.conftest import fuzz_examples
-from tests.factories import CustomerFactory, OrderFactory, UserFactory
+from tests.factories import CustomerFactory, OrderFactory, OrderItemFactory, UserFactory
 from tests.reports.helpers import make_sales, noon
+from tests.test_money import assert_shows
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +120,7 @@ def test_the_chart_has_one_bar_per_day_of_the_chosen_range(admin_client, shop):
     days = [sale.day for sale in response.context["data"].sales]
     assert days == [today - timedelta(days=k) for k in range(4, -1, -1)]
     assert response.content.decode().count("<rect ") == 5
-    assert "100.00 from 5 orders over 5 days" in response.content.decode()
+    assert "$100.00 from 5 orders over 5 days" in response.content.decode()
 
 
 def test_top_customers_have_more_than_the_minimum_orders(admin_client, shop):
@@ -150,7 +151,7 @@ def test_top_products_and_categories_by_month_come_from_the_views(admin_client, 
     assert len(data.categories.rows) == 1
 
 
-def test_the_category_table_escapes_names_and_formats_revenue(admin_client, shop):
+def test_the_category_table_escapes_names_and_shows_revenue_as_money(admin_client, shop):
     category = shop[0].items.first().product.category
     category.name = "<b>Tools & co</b>"
     category.save()
@@ -159,8 +160,44 @@ def test_the_category_table_escapes_names_and_formats_revenue(admin_client, shop
     html = admin_client.get(URL).content.decode()
 
     assert "<td>&lt;b&gt;Tools &amp; co&lt;/b&gt;</td>" in html
-    assert '<td class="number">200.00</td></tr>' in html
-    assert '<th class="number">200.00</th></tr></tfoot>' in html
+    assert '<td class="number">$200.00</td></tr>' in html
+    assert '<th class="number">$200.00</th></tr></tfoot>' in html
+
+
+def test_every_amount_is_shown_as_money(admin_client):
+    today = timezone.localdate()
+    order = OrderFactory(status="paid", total=Decimal("1234.50"), created=noon(today))
+    OrderItemFactory(order=order, quantity=1, unit_price=Decimal("1234.50"))
+    reports_refresh()
+
+    # Today only (a bar, a month), every customer.
+    response = admin_client.get(
+        URL, {"date_from": f"{today:%Y-%m-%d}", "date_to": f"{today:%Y-%m-%d}", "orders_over": 0}
+    )
+
+    html = response.content.decode()
+    assert html.count('<dd class="kpi-revenue">$1,234.50</dd>') == 3  # today, 7 and 30 days
+    assert html.count('<dd class="kpi-average">$1,234.50</dd>') == 3
+    assert '<p id="sales-totals">$1,234.50 from 1 orders' in html
+    assert f"<title>{today:%a %Y-%m-%d}: $1,234.50 from 1 order</title>" in html
+    assert '<td class="number">1</td><td class="number">$1,234.50</td></tr>' in html  # top products
+    assert (
+        '<td class="number">1</td><td class="number">$1,234.50</td><td class="date">' in html
+    )  # top customers
+    # The category's month and total, then the month's and the table's.
+    assert '<td class="number">$1,234.50</td><td class="number">$1,234.50</td></tr>' in html
+    assert '<th class="number">$1,234.50</th><th class="number">$1,234.50</th></tr></tfoot>' in html
+    assert '<text x="74" y="12.0" text-anchor="end" dominant-baseline="middle">$2k</text>' in html
+    assert_shows(response, "$1,234.50")  # and no amount without its symbol
+
+
+def test_a_period_without_orders_has_no_average_order(admin_client):
+    reports_refresh()
+
+    html = admin_client.get(URL).content.decode()
+
+    assert html.count('<dd class="kpi-revenue">$0.00</dd>') == 3
+    assert html.count('<dd class="kpi-average">\u2013</dd>') == 3
 
 
 def test_every_block_says_what_is_live_and_what_is_as_of_the_refresh(admin_client, shop):
