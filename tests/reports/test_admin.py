@@ -65,7 +65,7 @@ def test_report_changelist_queries_do_not_grow(admin_client, django_assert_num_q
         response = admin_client.get(changelist(model_name))
 
     assert response.status_code == 200
-    assert "Data as of " in response.content.decode()
+    assert "Past days as of the refresh at " in response.content.decode()
     assert f'href="{csv_url(model_name)}"' in response.content.decode()
 
 
