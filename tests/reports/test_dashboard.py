@@ -178,7 +178,7 @@ def test_every_amount_is_shown_as_money(admin_client):
     html = response.content.decode()
     assert html.count('<dd class="kpi-revenue">$1,234.50</dd>') == 3  # today, 7 and 30 days
     assert html.count('<dd class="kpi-average">$1,234.50</dd>') == 3
-    assert '<p id="sales-totals">$1,234.50 from 1 orders' in html
+    assert '<p id="sales-totals">$1,234.50 from 1 order over 1 day.</p>' in html
     assert f"<title>{today:%a %Y-%m-%d}: $1,234.50 from 1 order</title>" in html
     assert '<td class="number">1</td><td class="number">$1,234.50</td></tr>' in html  # top products
     assert (
