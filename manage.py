@@ -23,9 +23,10 @@ def main():
         os.environ.setdefault("DATABASE_APPLICATION_NAME", f"shopsite-{PROCESS_NAMES.get(command, command)}")
     if command in SESSION_COMMANDS:
         os.environ.setdefault("DATABASE_SESSION", "1")
-    from django.core.management import execute_from_command_line
+    # Django's execute_from_command_line, timing the command's queries (shopsite.db.commands).
+    from shopsite.db.commands import TimedManagementUtility
 
-    execute_from_command_line(sys.argv)
+    TimedManagementUtility(sys.argv).execute()
 
 
 if __name__ == "__main__":
