@@ -16,6 +16,7 @@ The whole report is cached in Redis for HEALTH_CACHE_SECONDS.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -343,8 +344,7 @@ def server_statements(alias: str, *, top: int = TOP_STATEMENTS) -> ServerStateme
     keeps pg_stat_statements from being read there."""
     user = settings.DATABASES[alias]["USER"]
     try:
-        # In a transaction of its own (a savepoint inside one): a failure here spoils nothing else.
-        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        with _spoiling_nothing(alias), connections[alias].cursor() as cursor:
             cursor.execute(STATEMENTS_SQL, {"hidden_text": HIDDEN_TEXT, "chars": STATEMENT_CHARS, "top": top})
             rows = cursor.fetchall()
     except DatabaseError as error:
@@ -361,6 +361,12 @@ def server_statements(alias: str, *, top: int = TOP_STATEMENTS) -> ServerStateme
         since=since,
         hidden_note=HIDDEN.format(hidden=hidden, text=HIDDEN_TEXT, user=user) if hidden else "",
     )
+
+
+def _spoiling_nothing(alias: str):
+    """Return a savepoint if a transaction is open on the connection (a failed statement would
+    abort it), else nothing: in autocommit a failed statement spoils no other."""
+    return transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
 
 
 def statements_problem(error: DatabaseError, *, user: str) -> str:

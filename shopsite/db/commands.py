@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.management import ManagementUtility
+from django.core.management import CommandError, ManagementUtility
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -60,6 +60,9 @@ def command_timed(name: str) -> Iterator[RequestTiming]:
         exit_code = 0
     except SystemExit as exit:
         exit_code = exit_status(exit.code)
+        raise
+    except CommandError as error:  # through call_command; manage.py turns it into SystemExit
+        exit_code = exit_status(error.returncode)
         raise
     except KeyboardInterrupt:
         exit_code = 130  # as a shell reports a Ctrl-C
