@@ -40,7 +40,7 @@ HEALTH_CACHE_SECONDS = 15
 HEALTH_FORMAT = 1
 TOP_STATEMENTS = 10  # by total time, and by mean time
 STATEMENT_CHARS = 1_000  # of each statement's text
-INDEX_ROWS = 100  # the biggest indexes
+INDEX_ROWS = 500  # the biggest indexes: enough for every index of the shop
 TABLE_ROWS = 30  # the biggest tables
 RECENT_REFRESHES = 20
 SLOWEST_COMMANDS = 10
@@ -93,21 +93,64 @@ LEFT JOIN (
     WHERE by_total <= %(top)s OR by_mean <= %(top)s
 ) top ON true
 """
-# An index that enforces uniqueness or an exclusion is needed even if no query ever scans it.
-INDEXES_SQL = """
-SELECT s.relname, s.indexrelname, s.idx_scan, pg_relation_size(s.indexrelid),
-       x.indisunique OR x.indisexclusion
-FROM pg_stat_user_indexes s
-JOIN pg_index x ON x.indexrelid = s.indexrelid
-WHERE s.schemaname = current_schema()
-ORDER BY pg_relation_size(s.indexrelid) DESC, s.indexrelname
+# Measuring a relation (pg_relation_size and the like) takes a lock on it, which would queue behind
+# an ACCESS EXCLUSIVE lock another session holds or awaits (ALTER TABLE, TRUNCATE, a plain REFRESH,
+# REINDEX, VACUUM FULL; on a replica, the primary's, replayed): such a relation's size is estimated
+# from pg_class (its pages at the last VACUUM, ANALYZE or index build) instead of waited for.
+LOCKED_BY_OTHERS = """EXISTS (
+    SELECT 1 FROM pg_locks l
+    WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.pid IS DISTINCT FROM pg_backend_pid()
+      AND l.relation IN ({relations})
+)"""
+BLOCK_SIZE = "current_setting('block_size')::bigint"
+# The primary's indexes with their sizes, the biggest first. An index that enforces uniqueness or
+# an exclusion is needed even if no query ever scans it.
+INDEXES_SQL = f"""
+SELECT relname, indexrelname, idx_scan, enforces, locked,
+       CASE WHEN locked THEN relpages * {BLOCK_SIZE} ELSE pg_relation_size(indexrelid) END AS size
+FROM (
+    SELECT s.relname, s.indexrelname, s.idx_scan, s.indexrelid, c.relpages::bigint AS relpages,
+           x.indisunique OR x.indisexclusion AS enforces,
+           {LOCKED_BY_OTHERS.format(relations="s.indexrelid, s.relid")} AS locked
+    FROM pg_stat_user_indexes s
+    JOIN pg_index x ON x.indexrelid = s.indexrelid
+    JOIN pg_class c ON c.oid = s.indexrelid
+    WHERE s.schemaname = current_schema()
+) i
+ORDER BY size DESC, relname, indexrelname
 LIMIT %s
 """
-TABLES_SQL = """
-SELECT relname, n_live_tup, pg_table_size(relid), pg_indexes_size(relid), pg_total_relation_size(relid)
-FROM pg_stat_user_tables
-WHERE schemaname = current_schema()
-ORDER BY pg_total_relation_size(relid) DESC, relname
+# A replica's scans of each index: its own counters (sizes are the primary's); no lock taken.
+INDEX_SCANS_SQL = """
+SELECT relname, indexrelname, idx_scan FROM pg_stat_user_indexes WHERE schemaname = current_schema()
+"""
+# A table, its TOAST table and its indexes: what measuring the table opens.
+TABLE_RELATIONS = """
+    SELECT t.relid UNION ALL SELECT c.reltoastrelid
+    UNION ALL SELECT indexrelid FROM pg_index WHERE indrelid = t.relid
+"""
+TABLES_SQL = f"""
+SELECT relname, rows, locked,
+       CASE WHEN locked THEN heap_pages * {BLOCK_SIZE} ELSE pg_table_size(relid) END AS table_size,
+       CASE WHEN locked THEN index_pages * {BLOCK_SIZE} ELSE pg_indexes_size(relid) END AS indexes_size,
+       CASE WHEN locked THEN (heap_pages + index_pages) * {BLOCK_SIZE}
+            ELSE pg_total_relation_size(relid) END AS total_size
+FROM (
+    SELECT t.relid, t.relname, t.n_live_tup AS rows,
+           c.relpages::bigint + COALESCE((SELECT relpages FROM pg_class WHERE oid = c.reltoastrelid), 0)
+               AS heap_pages,
+           COALESCE((
+               SELECT sum(ic.relpages) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid
+               WHERE x.indrelid = t.relid
+           ), 0)::bigint AS index_pages,
+           {LOCKED_BY_OTHERS.format(relations=TABLE_RELATIONS)} AS locked
+    FROM pg_stat_user_tables t
+    JOIN pg_class c ON c.oid = t.relid
+    WHERE t.schemaname = current_schema()
+) t
+ORDER BY total_size DESC, relname
 LIMIT %s
 """
 CACHE_SQL = "SELECT blks_hit, blks_read, stats_reset FROM pg_stat_database WHERE datname = current_database()"
@@ -144,6 +187,7 @@ class IndexUse:
     table: str
     index: str
     size: int  # bytes
+    estimated: bool  # the size, as another session holds a lock on the index or its table
     enforces: bool  # unique or an exclusion: kept even if never scanned
     scans: dict[str, int | None]  # per server; None where it could not be read
 
@@ -161,9 +205,14 @@ class IndexUse:
 class TableSize:
     table: str
     rows: int  # PostgreSQL's estimate of live rows
+    estimated: bool  # the sizes, as another session holds a lock on the table or an index of it
     table_size: int  # bytes, with TOAST
     indexes_size: int
     total_size: int
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return self.table_size, self.indexes_size, self.total_size
 
 
 @dataclass(frozen=True)
@@ -387,10 +436,10 @@ def statements_problem(error: DatabaseError, *, user: str) -> str:
 
 
 def index_usage(servers: list[str], *, down: dict[str, str]) -> IndexUsage:
-    """Return every server's scans of each of the biggest indexes, the biggest tables (from the
-    primary) and each server's cache hit ratio."""
+    """Return the primary's indexes, biggest first, with each server's scans of them, the biggest
+    tables, and each server's cache hit ratio."""
+    primary: list[tuple] = []
     scans: dict[str, dict[tuple[str, str], int]] = {}
-    shapes: dict[tuple[str, str], tuple[int, bool]] = {}
     problems, caches = [], []
     for alias in servers:
         if alias in down:
@@ -398,27 +447,28 @@ def index_usage(servers: list[str], *, down: dict[str, str]) -> IndexUsage:
             caches.append(ServerCache(alias, problem=down[alias]))
             continue
         try:
-            rows = _read(alias, INDEXES_SQL, [INDEX_ROWS])
+            if alias == DEFAULT_DB_ALIAS:
+                primary = _read(alias, INDEXES_SQL, [INDEX_ROWS])
+                rows = [row[:3] for row in primary]
+            else:
+                rows = _read(alias, INDEX_SCANS_SQL)
         except DatabaseError as error:
             problems.append(
                 f"{server_label(alias)}: its index scans could not be read ({error_summary(error)})"
             )
         else:
-            scans[alias] = {(table, index): count for table, index, count, _, _ in rows}
-            for table, index, _, size, enforces in rows:
-                shapes.setdefault((table, index), (size, enforces))  # sizes: the primary's, read first
+            scans[alias] = {(table, index): count for table, index, count in rows}
         caches.append(server_cache(alias))
     indexes = [
         IndexUse(
             table,
             index,
             size,
+            estimated,
             enforces,
             {alias: scans[alias].get((table, index), 0) if alias in scans else None for alias in servers},
         )
-        for (table, index), (size, enforces) in sorted(
-            shapes.items(), key=lambda item: (-item[1][0], item[0])
-        )
+        for table, index, _, enforces, estimated, size in primary
     ]
     return IndexUsage(servers, indexes, table_sizes(down=down), caches, problems)
 

@@ -257,7 +257,7 @@ def test_an_index_no_server_has_scanned_is_a_candidate_and_a_unique_one_is_kept(
     ],
 )
 def test_an_index_is_never_used_only_if_no_server_that_answered_scanned_it(scans, never_used):
-    index = IndexUse("t", "i", size=8192, enforces=False, scans=scans)
+    index = IndexUse("t", "i", size=8192, estimated=False, enforces=False, scans=scans)
 
     assert index.never_used is never_used
 
@@ -303,6 +303,29 @@ def test_the_scans_of_an_index_are_the_server_s_own_counters():
     while (after := _index_scans(created_index)) == before and time.monotonic() < deadline:
         time.sleep(0.05)  # a poll, bounded by the deadline
     assert after > before
+
+
+def test_a_table_another_session_locked_is_estimated_not_waited_for(admin_client):
+    holder = _session_of_its_own()
+    try:
+        with holder.cursor() as cursor:  # not autocommit: the lock is held until the rollback
+            cursor.execute("LOCK TABLE catalog_product IN ACCESS EXCLUSIVE MODE")
+
+        response = admin_client.get(URL)
+    finally:
+        holder.rollback()
+        holder.close()
+
+    usage = response.context["report"].indexes
+    assert usage.problems == []  # no server waited (the replicas replay the lock too)
+    tables = {table.table: table for table in usage.tables}
+    assert tables["catalog_product"].estimated
+    assert not tables["catalog_category"].estimated
+    locked_indexes = [index for index in usage.indexes if index.table == "catalog_product"]
+    assert locked_indexes
+    assert all(index.estimated for index in locked_indexes)
+    assert not any(index.estimated for index in usage.indexes if index.table == "catalog_category")
+    assert "\u2248 " in page_text(response)  # ≈, before each estimated size
 
 
 def test_table_sizes_and_each_server_s_cache_hits_are_shown(admin_client):
