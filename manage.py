@@ -23,10 +23,10 @@ def main():
         os.environ.setdefault("DATABASE_APPLICATION_NAME", f"shopsite-{PROCESS_NAMES.get(command, command)}")
     if command in SESSION_COMMANDS:
         os.environ.setdefault("DATABASE_SESSION", "1")
-    # Django's execute_from_command_line, timing the command's queries (shopsite.db.commands).
-    from shopsite.db.commands import TimedManagementUtility
+    # Django's, timing the command's queries and recording the run (shopsite.db.commands).
+    from shopsite.db.commands import execute_from_command_line
 
-    TimedManagementUtility(sys.argv).execute()
+    execute_from_command_line(sys.argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ which may hold secrets) goes to the function COMMAND_RUN_RECORDER names (the rep
 them for the database health page), once the command has ended, whatever the ending. A record
 that fails is logged and forgotten: it never fails the command nor changes its exit status.
 
-The timing wraps the command manage.py runs (`TimedManagementUtility`), not `call_command`: a
+The timing wraps the command manage.py runs (`execute_from_command_line`), not `call_command`: a
 command that calls another is one run, and tests calling commands record nothing unless they
 time a command themselves (`command_timed`).
 """
@@ -121,3 +121,8 @@ class TimedManagementUtility(ManagementUtility):
         # This instance only, the one manage.py runs (`help <command>` fetches one, never runs it).
         command.run_from_argv = timed_run_from_argv
         return command
+
+
+def execute_from_command_line(argv: list[str]) -> None:
+    """Run the command `argv` names, as Django's function of this name does, timed: manage.py's."""
+    TimedManagementUtility(argv).execute()
