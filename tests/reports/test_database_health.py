@@ -20,7 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from reports.database_health import (
+from reports.models import REPORT_MODELS, CommandRun, RefreshLog
+from reports.server_statistics import (
     NO_POOLER,
     NO_POOLER_CONSOLE,
     NOT_ALLOWED,
@@ -32,7 +33,6 @@ from reports.database_health import (
     server_statements,
     statements_problem,
 )
-from reports.models import REPORT_MODELS, CommandRun, RefreshLog
 from reports.services import reports_refresh
 from shopsite.settings.base import same_database
 from tests.factories import UserFactory
