@@ -40,7 +40,10 @@ OLD_VERSION = (
     "The pg_stat_statements extension is older than this page reads (1.9, PostgreSQL 14): "
     "run ALTER EXTENSION pg_stat_statements UPDATE; as a superuser."
 )
-NOT_ALLOWED = "The database user {user} may not read pg_stat_statements: GRANT pg_read_all_stats TO {user};"
+NOT_ALLOWED = (
+    "The database user {user} may not read pg_stat_statements: as a superuser, run "
+    "GRANT SELECT ON pg_stat_statements, pg_stat_statements_info TO {user};"
+)
 HIDDEN = (
     "{hidden} statements of other database users are hidden ({text}): "
     "GRANT pg_read_all_stats TO {user}; to see them."

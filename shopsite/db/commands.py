@@ -30,8 +30,21 @@ from shopsite.db.timing import QueryTimer, RequestTiming, current_timing
 
 logger = logging.getLogger("shopsite.commands")
 
-# Commands whose length is a person's, not the database's (a shell, a server): never recorded.
-NOT_RECORDED = frozenset({"runserver", "shell", "dbshell", "testserver", "test"})
+# Never recorded: a person's session (its length is theirs, not the database's), and the
+# developer's looks at the code and its migrations, which only read (and run before `migrate`).
+NOT_RECORDED = frozenset(
+    {
+        "runserver",
+        "shell",
+        "dbshell",
+        "testserver",
+        "test",
+        "check",
+        "makemigrations",
+        "showmigrations",
+        "sqlmigrate",
+    }
+)
 
 
 @dataclass(frozen=True)
