@@ -386,13 +386,17 @@ def pooler_pools() -> tuple[list[PoolerPools], str]:
 
 def pools_of(url: str) -> PoolerPools:
     """Return one PgBouncer's pools (SHOW POOLS on its admin console), or why it did not answer."""
-    parts = urlsplit(url)
-    pooler = f"{parts.hostname}:{parts.port or 5432}"
+    pooler, password = _pooler_address(url)
+
+    def unless_secret(error: psycopg2.Error) -> str:  # libpq may quote a malformed URL's parts
+        summary = error_summary(error)
+        return summary.replace(password, "***") if password else summary
+
     try:
         console = psycopg2.connect(url, connect_timeout=POOLER_CONNECT_TIMEOUT)
     except psycopg2.Error as error:
         return PoolerPools(
-            pooler, problem=f"The pooler's admin console does not answer: {error_summary(error)}"
+            pooler, problem=f"The pooler's admin console does not answer: {unless_secret(error)}"
         )
     try:
         console.autocommit = True  # the console runs no transactions
@@ -401,7 +405,7 @@ def pools_of(url: str) -> PoolerPools:
             names = [column.name for column in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     except psycopg2.Error as error:
-        return PoolerPools(pooler, problem=f"SHOW POOLS failed: {error_summary(error)}")
+        return PoolerPools(pooler, problem=f"SHOW POOLS failed: {unless_secret(error)}")
     finally:
         console.close()
     missing = [column for column in POOL_COLUMNS if rows and column not in rows[0]]
@@ -426,3 +430,13 @@ def pools_of(url: str) -> PoolerPools:
             if row["database"] != "pgbouncer"  # the console itself
         ],
     )
+
+
+def _pooler_address(url: str) -> tuple[str, str | None]:
+    """Return a console URL's host:port, to show, and its password, never to."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # not a number: libpq will say so
+        port = None
+    return f"{parts.hostname or 'localhost'}:{port or 5432}", parts.password

@@ -408,15 +408,18 @@ def test_a_pooler_console_that_does_not_answer_is_reported_without_its_password(
         f"postgres://shopsite:s3cret-pooler-pw@127.0.0.1:{port}/pgbouncer",
         # A PostgreSQL server, not a PgBouncer: it knows no SHOW POOLS.
         settings.DATABASE_DIRECT_URL or "postgres://nobody@127.0.0.1:1/none",
+        "postgres://shopsite:s3cret-pooler-pw@127.0.0.1:six/pgbouncer",  # no port libpq can read
     ]
 
     response = admin_client.get(URL)
 
     assert response.status_code == 200
-    down, wrong = response.context["report"].poolers
+    down, wrong, garbled = response.context["report"].poolers
     assert down.pooler == f"127.0.0.1:{port}"
     assert down.problem.startswith("The pooler's admin console does not answer: ")
-    assert wrong.problem
+    assert wrong.problem.startswith("SHOW POOLS failed: ")
+    assert garbled.pooler == "127.0.0.1:5432"
+    assert garbled.problem.startswith("The pooler's admin console does not answer: ")
     assert "s3cret-pooler-pw" not in response.content.decode()
 
 
