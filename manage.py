@@ -23,7 +23,8 @@ def main():
         os.environ.setdefault("DATABASE_APPLICATION_NAME", f"shopsite-{PROCESS_NAMES.get(command, command)}")
     if command in SESSION_COMMANDS:
         os.environ.setdefault("DATABASE_SESSION", "1")
-    from django.core.management import execute_from_command_line
+    # Django's, timing the command's queries and recording the run (shopsite.db.commands).
+    from shopsite.db.commands import execute_from_command_line
 
     execute_from_command_line(sys.argv)
 

@@ -16,6 +16,7 @@ from reports.models import (
     CustomersDaily,
     CustomerValue,
     Dashboard,
+    DatabaseHealth,
     ProductSales,
     RefreshLog,
     SalesDaily,
@@ -193,3 +194,17 @@ class RefreshLogAdmin(GrowingTableAdmin, ReadOnlyAdmin):
     list_filter = [ViewFilter, "concurrently"]
     date_hierarchy = "started"
     list_per_page = 50
+
+
+@admin.register(DatabaseHealth)
+class DatabaseHealthAdmin(ReadOnlyAdmin):
+    """/admin/reports/databasehealth/ is the database health page, for staff with
+    `reports.view_databasehealth`."""
+
+    def get_urls(self):
+        # The changelist's name, so the admin index links the page like any model.
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.health_view), name=name)]
+
+    def health_view(self, request):
+        return views.database_health(request, model_admin=self)

@@ -316,3 +316,33 @@ REPORT_MODELS: dict[str, type[models.Model]] = {
     model._meta.db_table: model
     for model in (SalesDaily, CustomersDaily, ProductSales, CustomerValue, CategoryMonthly)
 }
+
+
+class CommandRun(models.Model):
+    """One management command run through manage.py (shopsite.db.commands): when it started, how
+    long it took, its queries and their time, its exit status. Never its arguments, which may
+    hold secrets. Only the newest are kept (reports.command_runs)."""
+
+    name = models.CharField(max_length=100)
+    started = models.DateTimeField()
+    duration = models.DurationField()
+    queries = models.PositiveIntegerField()
+    database_time = models.DurationField()
+    exit_code = models.PositiveSmallIntegerField()  # 0: it succeeded
+
+    class Meta:
+        ordering = ["-started"]
+
+    def __str__(self):
+        return f"{self.name} at {self.started:%Y-%m-%d %H:%M:%S}"
+
+
+class DatabaseHealth(CommandRun):
+    """The database health page's entry in admin: its URL (/admin/reports/databasehealth/) and its
+    permission `reports.view_databasehealth`. A proxy, so it has no table of its own."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ("view",)
+        verbose_name = "database health"
+        verbose_name_plural = "database health"

@@ -16,6 +16,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
 from reports.charts import sales_chart
+from reports.database_health import HEALTH_CACHE_SECONDS, health_report
 from reports.forms import DashboardForm, default_filters
 from reports.models import REPORT_MODELS
 from reports.selectors import CategoryMonths, dashboard_data, report_freshness
@@ -115,3 +116,18 @@ def _category_rows(categories: CategoryMonths) -> SafeString:
             for row in categories.rows
         ),
     )
+
+
+def database_health(request: HttpRequest, *, model_admin: ModelAdmin) -> HttpResponse:
+    """Render the database health page: statements, indexes, replicas, poolers, report views and
+    commands, read at most every HEALTH_CACHE_SECONDS (reports/database_health.py)."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": "Database health",
+        "report": health_report(),
+        "cache_seconds": HEALTH_CACHE_SECONDS,
+    }
+    return TemplateResponse(request, "admin/reports/database_health.html", context)

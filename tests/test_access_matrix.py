@@ -201,6 +201,8 @@ ADMIN_MODELS: dict[str, dict[str, dict[str, str]]] = {
     # Orders come from checkouts only, and are cancelled (stock returned), never deleted.
     "accounts.order": {**MANAGED_PAGES, "add": NOBODY, "delete": NOBODY},
     "reports.dashboard": {"changelist": REPORT},
+    # The database health page: a permission of its own, which the reports' staff do not have.
+    "reports.databasehealth": {"changelist": MANAGED},
     "reports.salesdaily": REPORT_PAGES,
     "reports.customersdaily": REPORT_PAGES,
     "reports.productsales": REPORT_PAGES,

@@ -34,7 +34,8 @@ from tests.factories import (
 from tests.reports.helpers import make_sales
 from tests.strategies import HOSTILE_VALUES, form_body, hostile_keys
 
-pytestmark = pytest.mark.django_db
+# The replicas too: the database health page asks them (in tests they mirror `default`).
+pytestmark = pytest.mark.django_db(databases=["default", *settings.REPLICA_ALIASES])
 
 MODELS = sorted(admin.site._registry, key=lambda model: model._meta.label_lower)
 QUERY_LINK = re.compile(r'href="\?([^"#]*)"')

@@ -102,7 +102,7 @@ def test_a_session_command_connects_past_the_pooler_to_the_database_it_was_given
 def test_manage_py_names_each_command_and_sends_migrate_past_the_pooler(command, name, session):
     code = (
         f"import os, sys, runpy; sys.argv = ['manage.py', {command!r}]; "
-        "import django.core.management as m; m.execute_from_command_line = lambda argv: None; "
+        "import shopsite.db.commands as m; m.execute_from_command_line = lambda argv: None; "
         "runpy.run_path('manage.py', run_name='__main__'); "
         "print(os.environ['DATABASE_APPLICATION_NAME'], os.environ.get('DATABASE_SESSION', ''))"
     )

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from zeal import zeal_ignore
 
-from reports.admin import Dashboard
+from reports.admin import Dashboard, DatabaseHealth
 from reports.services import reports_refresh
 from tests.accounts.helpers import put_in_cart
 from tests.factories import (
@@ -147,8 +147,12 @@ STOREFRONT = {
     "order": ("ada", lambda shop: reverse("accounts:order", args=[shop["order"].pk])),
     "admin index": ("boss", lambda shop: reverse("admin:index")),
     "dashboard": ("boss", lambda shop: reverse("admin:reports_dashboard_changelist")),
+    "database health": ("boss", lambda shop: reverse("admin:reports_databasehealth_changelist")),
 }
-ADMIN_MODELS = sorted(model._meta.label_lower for model in admin.site._registry if model is not Dashboard)
+# The pages that are no model's list: each is above, by its own URL.
+ADMIN_MODELS = sorted(
+    model._meta.label_lower for model in admin.site._registry if model not in {Dashboard, DatabaseHealth}
+)
 
 
 def _assert_allowed_by_the_policy(response, url: str) -> None:

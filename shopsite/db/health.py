@@ -43,7 +43,8 @@ def replica_state(alias: str, primary_lsn: str | None) -> dict:
     return {
         "up": True,
         "in_recovery": in_recovery,
-        "lag_bytes": None if lag_bytes is None else int(lag_bytes),
+        # The primary's position was read first: a replica that has replayed past it since is not behind.
+        "lag_bytes": None if lag_bytes is None else max(int(lag_bytes), 0),
         "lag_seconds": None if lag_seconds is None else float(lag_seconds),
     }
 

@@ -5,6 +5,7 @@ Every database alias gets an execute wrapper for the request (Django's instrumen
 which works with DEBUG off): it counts the queries and their time per alias, and logs any query
 slower than SLOW_QUERY_MS with the path, the alias, the duration and the SQL without its
 parameters. Cache hits and misses come from the shop's cache helpers (shopsite.caching.versioned).
+Management commands are timed the same way (shopsite.db.commands), "manage.py <command>" as path.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class QueryTimingMiddleware:
         try:
             with ExitStack() as stack:
                 for alias in settings.DATABASES:
-                    stack.enter_context(connections[alias].execute_wrapper(_Timer(timing, alias)))
+                    stack.enter_context(connections[alias].execute_wrapper(QueryTimer(timing, alias)))
                 response = self.get_response(request)
         finally:
             current_timing.reset(token)
@@ -93,7 +94,9 @@ def _queries(count: int) -> str:
     return f"{count} query" if count == 1 else f"{count} queries"
 
 
-class _Timer:
+class QueryTimer:
+    """An execute wrapper that counts and times one alias's queries, and logs the slow ones."""
+
     def __init__(self, timing: RequestTiming, alias: str):
         self.timing = timing
         self.alias = alias

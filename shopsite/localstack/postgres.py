@@ -31,7 +31,13 @@ max_wal_size = '2GB'
 log_line_prefix = '%m [%p] %q%u@%d %a '
 # Django's time zone: a connection in another one would run SET TIME ZONE first.
 timezone = 'UTC'
+# Every statement's calls and time, for the database health page (read at start only).
+shared_preload_libraries = 'pg_stat_statements'
 """
+STATEMENTS_LIBRARY = "pg_stat_statements"
+# The databases that get the extension: the shop's, and template1, which every database created
+# later copies (test databases, the benchmark's).
+STATEMENTS_DATABASES = ("template1",)
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,37 @@ def psql(bins: dict, port: int, sql: str, password: str, database: str = "postgr
     if result.returncode != 0:
         raise StackError(f"psql on port {port} failed: {result.stderr.strip()}")
     return result.stdout.strip()
+
+
+def statements_preloaded(bins: dict, server: PgServer, password: str) -> list[str]:
+    """Make an existing server load pg_stat_statements at its next start (ALTER SYSTEM), unless
+    it does or will already; return what changed. Never restarts it: its users may be busy."""
+    running = psql(bins, server.port, "SHOW shared_preload_libraries", password)
+    # What the server will load at its next start: the last line of its files that sets it.
+    last_set = "SELECT setting FROM pg_file_settings WHERE name = 'shared_preload_libraries'"
+    pending = psql(bins, server.port, f"{last_set} ORDER BY seqno DESC LIMIT 1", password)
+    if STATEMENTS_LIBRARY in _libraries(running) or STATEMENTS_LIBRARY in _libraries(pending):
+        return []
+    libraries = ", ".join([*_libraries(running), STATEMENTS_LIBRARY])
+    psql(bins, server.port, f"ALTER SYSTEM SET shared_preload_libraries = '{libraries}'", password)
+    return [f"{server.name} loads {STATEMENTS_LIBRARY} from its next restart (make stack-down stack-up)"]
+
+
+def _libraries(setting: str) -> list[str]:
+    return [name.strip().strip('"') for name in setting.split(",") if name.strip()]
+
+
+def statements_extension(bins: dict, primary: PgServer, password: str, databases: list[str]) -> list[str]:
+    """Create the pg_stat_statements extension in each database that lacks it (the replicas get
+    it by replication); return what changed."""
+    changes = []
+    for database in databases:
+        exists = f"SELECT count(*) FROM pg_extension WHERE extname = '{STATEMENTS_LIBRARY}'"
+        create = f"CREATE EXTENSION IF NOT EXISTS {STATEMENTS_LIBRARY}"
+        if psql(bins, primary.port, exists, password, database) == "0":
+            psql(bins, primary.port, create, password, database)
+            changes.append(f"created extension {STATEMENTS_LIBRARY} in {database}")
+    return changes
 
 
 def init_replica(bins: dict, primary: PgServer, replica: PgServer, owner, password: str) -> None:

@@ -108,6 +108,10 @@ def up(replicas: int) -> None:
     if postgres.psql(bins, primary.port, exists, password) != "1":
         postgres.psql(bins, primary.port, f"CREATE DATABASE {PG_DATABASE}", password)
         changes.append(f"created database {PG_DATABASE}")
+    changes += postgres.statements_preloaded(bins, primary, password)
+    changes += postgres.statements_extension(
+        bins, primary, password, [*postgres.STATEMENTS_DATABASES, PG_DATABASE]
+    )
 
     for replica in replica_servers:
         if not (replica.data / "PG_VERSION").exists():
@@ -118,6 +122,7 @@ def up(replicas: int) -> None:
             changes.append(f"started {replica.name} on {replica.port}")
         if postgres.psql(bins, replica.port, "SELECT pg_is_in_recovery()", password) != "t":
             raise StackError(f"{replica.name} on port {replica.port} is not in recovery")
+        changes += postgres.statements_preloaded(bins, replica, password)
 
     for pooler in pgbouncer.poolers(pg_root, [primary, *replica_servers]) if POOLING else []:
         changed = pgbouncer.configure(pooler, owner, password)

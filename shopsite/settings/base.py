@@ -189,6 +189,9 @@ REPLICA_ALIASES = [alias for alias in DATABASES if alias != "default"]
 
 DATABASE_ROUTERS = ["shopsite.db.router.PrimaryReplicaRouter"]
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)  # slower queries are logged by shopsite.slow_queries
+# Each command run through manage.py, once it has ended, is handed to this function
+# (shopsite.db.commands), which keeps it for the database health page; "" records none.
+COMMAND_RUN_RECORDER = "reports.command_runs.command_run_record"
 # The Server-Timing header (queries per alias, cache hits, the read route); production turns it off.
 SERVER_TIMING = env.bool("SERVER_TIMING", default=True)
 # /healthz tells everyone up or down; the servers' state goes to staff and to this token ("": none).

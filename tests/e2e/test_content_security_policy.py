@@ -1,5 +1,6 @@
 """The Content-Security-Policy breaks nothing in a real browser: Chromium reports no violation on
-the shop's pages, the admin's (their scripts and widgets) and the reports dashboard."""
+the shop's pages, the admin's (their scripts and widgets), the database health page and the
+reports dashboard."""
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -59,10 +60,13 @@ def test_no_page_of_the_shop_or_the_admin_breaks_the_policy(live_server, browser
         f"/admin/catalog/product/{product.pk}/change/",
         "/admin/catalog/product/add/",
         f"/admin/accounts/order/{order.pk}/change/",
+        "/admin/reports/databasehealth/",
         "/admin/reports/dashboard/",
     ]:
         open_page(browser, live_server.url + path)
         found[path] = violations(browser)
+        if path == "/admin/reports/databasehealth/":
+            assert browser.find_elements(By.ID, "index-scans")
 
     assert browser.find_elements(By.ID, "sales-chart")
     assert {path: seen for path, seen in found.items() if seen} == {}
