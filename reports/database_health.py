@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
-from reports.models import REPORT_MODELS, CommandRun, RefreshLog
+from reports.models import CommandRun, RefreshLog
 from reports.selectors import reports_freshness
 from reports.server_statistics import (
     IndexUsage,
@@ -36,6 +36,7 @@ from reports.server_statistics import (
     server_label,
     server_statements,
 )
+from reports.services import view_names
 from shopsite.caching.keys import cache_key
 from shopsite.db.health import primary_state, replica_state
 from shopsite.db.timing import count_cache
@@ -165,8 +166,8 @@ def _replica_lag(alias: str, primary_lsn: str | None) -> ReplicaLag:
 
 
 def view_refreshes() -> list[ViewRefresh]:
-    """Return each report view's freshness and its newest refresh: when, how long, how many rows."""
-    views = list(REPORT_MODELS)
+    """Return each materialized view's freshness and its newest refresh: when, how long, how many rows."""
+    views = view_names()
     freshness = reports_freshness(views)
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(
