@@ -181,6 +181,18 @@ def server_ms(response) -> tuple[float, int]:
     return app, queries
 
 
+def block_arguments(filters, today: date) -> dict[str, dict]:
+    """Return the arguments of each block's selector (and of its live aggregate) for the filters."""
+    dates = {"date_from": filters.date_from, "date_to": filters.date_to}
+    return {
+        "sales_kpis": {"today": today},
+        "sales_by_day": dates,
+        "top_products": dates,
+        "top_customers": {**dates, "orders_over": filters.orders_over},
+        "category_revenue_by_month": dates,
+    }
+
+
 def timed(function) -> float:
     started = time.perf_counter()
     function()
@@ -270,15 +282,7 @@ def main() -> None:
     }
     blocks = {}
     for label, filters in ranges.items():
-        dates = {"date_from": filters.date_from, "date_to": filters.date_to}
-        calls = {
-            "sales_kpis": {"today": today},
-            "sales_by_day": dates,
-            "top_products": dates,
-            "top_customers": {**dates, "orders_over": filters.orders_over},
-            "category_revenue_by_month": dates,
-        }
-        for name, kwargs in calls.items():
+        for name, kwargs in block_arguments(filters, today).items():
             live = median_ms(lambda name=name, kwargs=kwargs: LIVE[name](**kwargs), args.runs)
             selector = getattr(selectors, name)
             layered = median_ms(lambda s=selector, kwargs=kwargs: s(**kwargs, live_since=since), args.runs)
@@ -334,14 +338,7 @@ def main() -> None:
     }
 
     def live_blocks(*, filters, today, state):
-        dates = {"date_from": filters.date_from, "date_to": filters.date_to}
-        kwargs = {
-            "sales_kpis": {"today": today},
-            "sales_by_day": dates,
-            "top_products": dates,
-            "top_customers": {**dates, "orders_over": filters.orders_over},
-            "category_revenue_by_month": dates,
-        }
+        kwargs = block_arguments(filters, today)
         return [
             dataclasses.replace(
                 block,
