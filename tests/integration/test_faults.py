@@ -26,8 +26,8 @@ from django_redis import get_redis_connection
 from redis.client import Redis
 
 from accounts.models import Order
-from reports.models import REPORT_MODELS, RefreshLog
-from reports.services import reports_refresh
+from reports.models import RefreshLog
+from reports.services import VIEW_DEPENDENCIES, reports_refresh
 from shopsite import localstack
 from shopsite.caching.redis_client import reset_breakers
 from shopsite.db.outage import is_database_unreachable
@@ -674,4 +674,4 @@ def test_a_concurrent_refresh_under_load_blocks_no_reader_and_takes_no_access_ex
     assert polls > 0
     assert "ExclusiveLock" in seen  # the concurrent refresh's lock, held while the readers read
     assert "AccessExclusiveLock" not in seen
-    assert RefreshLog.objects.filter(concurrently=True).count() == len(REPORT_MODELS)
+    assert RefreshLog.objects.filter(concurrently=True).count() == len(VIEW_DEPENDENCIES)
