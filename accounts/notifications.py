@@ -65,7 +65,7 @@ def orders_shipped_send(*, order_ids: list[int]) -> None:
         try:
             messages = [_shipped_message(order) for order in orders_for_notice(order_ids=batch)]
         except Exception:  # a page of the admin must not fail on an email: logged, the orders have shipped
-            logger.exception("the shipped notices of orders %s were not sent", _span(batch))
+            logger.exception("could not send the shipped notices of orders %s", _span(batch))
             continue
         _send(messages, what=f"the shipped notices of orders {_span(batch)}")
 
@@ -110,7 +110,7 @@ def _send(messages: list[_Rendered], *, what: str) -> None:
         with get_connection() as connection:
             connection.send_messages(messages)
     except Exception:  # the order has committed: a mail server's failure must not turn it into an error page
-        logger.exception("%s was not sent", what)
+        logger.exception("could not send %s", what)
 
 
 def _span(ids: list[int]) -> str:
