@@ -61,10 +61,6 @@ class Confirmation:
     deliveries: dict[int, ShownDelivery] = field(default_factory=dict)  # by delivery option id
     addresses: dict[int, str] = field(default_factory=dict)  # address id: its fingerprint as shown
 
-    def total_with(self, delivery_id: int) -> Decimal:
-        """Return what the order costs with the delivery option `delivery_id` as offered."""
-        return self.total + self.deliveries[delivery_id].price
-
     @property
     def quantities(self) -> dict[int, int]:
         """Return {product id: quantity}, as the cart holds its lines."""

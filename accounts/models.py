@@ -201,11 +201,6 @@ class Order(models.Model):
         city = f"{self.ship_postcode} {self.ship_city}"
         return _address_lines(self.ship_name, self.ship_line1, self.ship_line2, city, self.ship_country)
 
-    @property
-    def items_total(self) -> Decimal:
-        """Return what its items cost, the total less the delivery."""
-        return self.total - self.delivery_price
-
 
 class OrderItem(models.Model):
     # Indexed by orderitem_one_line_per_product, which leads with order.
