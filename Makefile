@@ -60,6 +60,8 @@ seed: migrate ## Seed the demo shop (2,000 products, 5,000 customers, 50,000 ord
 	@grep '^demo-staff ' var/demo-logins.txt 2>/dev/null | awk '{print "Staff login for /admin/: " $$1 " / " $$2}' || true
 
 run: seed dev ## Create the venv, start the stack, migrate, seed, and serve on http://127.0.0.1:8000
+	@if [ -z "$$EMAIL_URL" ]; then echo "Emails (order confirmations, shipped notices, password resets) are written to var/mail/, a file per send (EMAIL_URL=smtp://... sends them instead)"; \
+	else echo "Emails are sent to the mail server of EMAIL_URL"; fi
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # The production topology on loopback: nginx -> gunicorn (production settings, WEB_CONCURRENCY

@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.forms import EmailAddressField
-from accounts.models import Customer, Order, OrderItem, OrderStatus, User
+from accounts.models import Customer, DeliveryOption, Order, OrderItem, OrderStatus, User
 from accounts.selectors import customer_email_taken
 from accounts.services import orders_transition, statuses_before
 from shopsite.admin import GrowingTableAdmin, money_column
@@ -84,11 +84,12 @@ class OrderAdmin(GrowingTableAdmin):
     search_fields = ["customer__email"]
     search_help_text = "Search by order number (1234 or #1234) or part of the customer's email."
     autocomplete_fields = ["customer"]
-    # The total is the sum of the lines, read-only too; status and shipped time change only through
-    # the actions, which follow the lifecycle; when it was placed is history.
-    readonly_fields = ["status", "shipped", "created", total]
+    # The total is the sum of the lines and the delivery, read-only too; status and shipped time
+    # change only through the actions, which follow the lifecycle; when it was placed, how and
+    # where it goes, are history.
+    readonly_fields = ["status", "shipped", "created", "delivery", "ship_to", total]
     # Listed, as the total read-only is a column (money), not the model field the form would edit.
-    fields = ["customer", "status", "shipped", "created", total]
+    fields = ["customer", "status", "shipped", "created", "delivery", "ship_to", total]
     inlines = [OrderItemInline]
     actions = ["mark_paid", "mark_shipped", "mark_delivered", "cancel"]
     ordering = ["-created"]  # served by the index on created
@@ -99,6 +100,14 @@ class OrderAdmin(GrowingTableAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # an order is the shop's record: cancel it, which returns its stock
+
+    @admin.display(description="delivery")
+    def delivery(self, order: Order) -> str:
+        return f"{order.delivery_name}, {money(order.delivery_price)}" if order.delivery_name else "-"
+
+    @admin.display(description="ship to")
+    def ship_to(self, order: Order) -> str:
+        return ", ".join(order.ship_to) or "-"
 
     def get_search_results(self, request, queryset, search_term):
         number = ORDER_NUMBER.fullmatch(search_term.strip())
@@ -135,3 +144,14 @@ class OrderAdmin(GrowingTableAdmin):
             f"{done.format(orders=_orders(moved))}; skipped {skipped}.",
             messages.SUCCESS if moved else messages.WARNING,
         )
+
+
+@admin.register(DeliveryOption)
+class DeliveryOptionAdmin(admin.ModelAdmin):
+    """The ways the shop ships, offered at checkout by position then price. Changing a price or
+    withdrawing an option changes no placed order (each keeps the name and price it was placed
+    with); a customer whose checkout page showed the old one is shown the new figures first."""
+
+    list_display = ["name", money_column("price"), "days_min", "days_max", "is_active", "position"]
+    list_editable = ["is_active", "position"]
+    ordering = ["position", "price", "pk"]

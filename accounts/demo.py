@@ -21,7 +21,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.emails import email_normalise
-from accounts.models import SHIPPED_STATUSES, Customer, MembershipLevel, Order, OrderStatus, User
+from accounts.models import (
+    SHIPPED_STATUSES,
+    Address,
+    Customer,
+    DeliveryOption,
+    MembershipLevel,
+    Order,
+    OrderStatus,
+    User,
+)
 from accounts.signals import shop_data_reset
 from catalog.demo import HISTORY_DAYS, catalog_is_empty, catalog_reset, catalog_seed
 from shopsite.db.timeouts import long_transaction
@@ -126,7 +135,10 @@ def shop_reset() -> None:
     with connection.cursor() as cursor:
         # TRUNCATE refuses tables with deferred foreign-key checks still pending in this transaction.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("TRUNCATE accounts_orderitem, accounts_order, accounts_customer RESTART IDENTITY")
+        cursor.execute(
+            "TRUNCATE accounts_orderitem, accounts_order, accounts_address, accounts_customer"
+            " RESTART IDENTITY"
+        )
     User.objects.filter(username__startswith="demo-").delete()
     # Last: order items reference products, and the catalog refuses to delete one still in an order.
     catalog_reset()
@@ -168,7 +180,47 @@ def demo_seed(
         result.orders, result.items = _orders(rng, customers, products, sizes.orders, now, tick)
         _set_last_purchase()
     result.logins = _logins(customers[: sizes.logins])
+    _addresses(rng, customers[: sizes.logins])
+    delivery_options_seed()
     return result
+
+
+# The demo shop's ways to ship: (name, price, days at least, at most).
+DEMO_DELIVERY_OPTIONS = [
+    ("Standard delivery", Decimal("4.95"), 3, 5),
+    ("Express delivery", Decimal("12.50"), 1, 2),
+]
+STREETS = ["High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue", "Victoria Street"]
+CITIES = [("Leeds", "LS1 4AP"), ("Bristol", "BS1 5TR"), ("York", "YO1 7HH"), ("Bath", "BA1 1LZ")]
+
+
+def delivery_options_seed() -> None:
+    """Give a shop without delivery options the demo's two (staff change them in admin)."""
+    if not DeliveryOption.objects.exists():
+        DeliveryOption.objects.bulk_create(
+            DeliveryOption(name=name, price=price, days_min=low, days_max=high, position=n)
+            for n, (name, price, low, high) in enumerate(DEMO_DELIVERY_OPTIONS)
+        )
+
+
+def _addresses(rng: random.Random, customers: list[Customer]) -> None:
+    """Give the customers who can log in a default address, so that they can check out at once."""
+    addresses = []
+    for customer in customers:
+        city, postcode = rng.choice(CITIES)
+        line1 = f"{rng.randint(1, 200)} {rng.choice(STREETS)}"
+        addresses.append(
+            Address(
+                customer=customer,
+                name=customer.name,
+                line1=line1,
+                city=city,
+                postcode=postcode,
+                country="United Kingdom",
+                is_default=True,
+            )
+        )
+    Address.objects.bulk_create(addresses)
 
 
 def _customers(rng: random.Random, count: int, now) -> list[Customer]:

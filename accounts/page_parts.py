@@ -21,7 +21,7 @@ from shopsite.links import path_to
 
 def account_links(request: HttpRequest | None) -> SafeString:
     """Return the header's links: the cart with its count, then log in and sign up, or the
-    customer's orders and log out. Without a request, or before the session and auth middleware
+    customer's orders, account and log out. Without a request, or before the session and auth middleware
     ran (an error page), they are a new visitor's."""
     session = getattr(request, "session", None)
     user = getattr(request, "user", None)
@@ -30,6 +30,7 @@ def account_links(request: HttpRequest | None) -> SafeString:
     links = [format_html('<a href="{}">Cart{}</a>', path_to("accounts:cart"), badge)]
     if user is not None and user.is_authenticated:
         links.append(format_html('<a href="{}">Orders</a>', path_to("accounts:orders")))
+        links.append(format_html('<a href="{}">Account</a>', path_to("accounts:account")))
         links.append(
             format_html(
                 '<form method="post" action="{}" class="inline">'

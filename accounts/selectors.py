@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 
 from accounts.cart import Cart
 from accounts.emails import email_normalise
-from accounts.models import Customer, Order, OrderItem, User
+from accounts.models import Address, Customer, DeliveryOption, Order, OrderItem, User
 from catalog.models import Product
 
 # The product columns the cart and the checkout summary show or check.
@@ -122,21 +122,76 @@ def _order_items() -> Prefetch:
     return Prefetch("items", queryset=items)
 
 
+# The order columns the history lists; its page shows where the order goes too.
+ORDER_LIST_COLUMNS = ("id", "status", "total", "created", "shipped", "delivery_name", "delivery_price")
+ORDER_PAGE_COLUMNS = (
+    *ORDER_LIST_COLUMNS,
+    *(f"ship_{field}" for field in ("name", "line1", "line2", "city", "postcode", "country")),
+)
+
+
 def orders_for_user(*, user: User) -> QuerySet[Order]:
     """Return the orders of the user's customer, newest first, each with its items."""
     # Filtering through the join spares a query for the customer row; no customer, no orders.
     return (
         Order.objects.filter(customer__user=user)
-        .only("id", "status", "total", "created")
+        .only(*ORDER_LIST_COLUMNS)
         .order_by("-created", "-pk")
         .prefetch_related(_order_items())
     )
 
 
 def order_for_user(*, user: User, pk: int) -> Order | None:
-    """Return order `pk` with its items if it belongs to the user's customer, else None."""
+    """Return order `pk` with its items and address if it belongs to the user's customer, else None."""
     # The owner is part of the WHERE clause: another customer's order is simply not found.
-    return orders_for_user(user=user).filter(pk=pk).first()
+    return orders_for_user(user=user).only(*ORDER_PAGE_COLUMNS).filter(pk=pk).first()
+
+
+def order_status_for_user(*, user: User, pk: int) -> str | None:
+    """Return the status of order `pk` if it belongs to the user's customer, else None."""
+    return Order.objects.filter(customer__user=user, pk=pk).values_list("status", flat=True).first()
+
+
+def orders_for_notice(*, order_ids: list[int]) -> list[Order]:
+    """Return the orders with their customers and items, by id: what an email about them shows."""
+    return list(
+        Order.objects.filter(pk__in=order_ids)
+        .select_related("customer")
+        .only(*ORDER_PAGE_COLUMNS, "customer__name", "customer__email")
+        .order_by("pk")
+        .prefetch_related(_order_items())
+    )
+
+
+# --- The account: the customer's profile and address book -----------------------------------------
+
+
+def customer_of_user(*, user: User) -> Customer | None:
+    """Return the user's customer, or None for a user who has none yet (staff)."""
+    return Customer.objects.filter(user=user).first()
+
+
+def addresses_for_user(*, user: User) -> list[Address]:
+    """Return the address book of the user's customer, the default first, then as they were added."""
+    # Through the join, as orders_for_user: one query, and no customer is no address.
+    return list(Address.objects.filter(customer__user=user).order_by("-is_default", "pk"))
+
+
+def address_for_user(*, user: User, pk: int) -> Address | None:
+    """Return address `pk` if it is in the user's customer's book, else None."""
+    return Address.objects.filter(customer__user=user, pk=pk).first()
+
+
+def delivery_options_offered() -> list[DeliveryOption]:
+    """Return the delivery options a customer may choose at checkout, in the order shown."""
+    return list(DeliveryOption.objects.filter(is_active=True).order_by("position", "price", "pk"))
+
+
+def user_for_login(*, email: str) -> User | None:
+    """Return the user of the customer whose email this is (any case or Unicode form), or None."""
+    # Lower(email) is what customer_email_unique_ci indexes: one customer at most, found by that index.
+    email = Lower(Value(email_normalise(email)))
+    return User.objects.alias(customer_email=Lower("customer__email")).filter(customer_email=email).first()
 
 
 def order_for_checkout(*, user: User, token: uuid.UUID) -> Order | None:

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -10,7 +11,17 @@ from django.db.models.functions import Greatest, Now
 from django.utils import timezone
 
 from accounts.emails import email_normalise
-from accounts.models import Customer, Order, OrderItem, OrderStatus, User
+from accounts.models import (
+    ADDRESS_FIELDS,
+    Address,
+    Customer,
+    DeliveryOption,
+    Order,
+    OrderItem,
+    OrderStatus,
+    User,
+)
+from accounts.notifications import EmailedLine, order_confirmation_on_commit, orders_shipped_on_commit
 from accounts.selectors import customer_email_taken
 from catalog.services import stock_return, stock_take
 from shopsite.caching.versioned import namespace_touch_on_commit
@@ -32,7 +43,11 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 CHECKOUT_TOKEN_CONSTRAINT = "order_checkout_token_unique"
 
 # The unique constraints a sign-up can hit when another one with the same name or email wins a race.
-SIGNUP_CONSTRAINT_FIELDS = {"accounts_user_username_key": "username", "customer_email_unique_ci": "email"}
+CUSTOMER_EMAIL_CONSTRAINT = "customer_email_unique_ci"
+SIGNUP_CONSTRAINT_FIELDS = {"accounts_user_username_key": "username", CUSTOMER_EMAIL_CONSTRAINT: "email"}
+
+# Addresses a customer may keep: bounds the checkout page's list and the confirmation it signs.
+MAX_ADDRESSES = 20
 
 
 class CustomerEmailUnusable(Exception):
@@ -49,6 +64,28 @@ class PricesChanged(Exception):
 
 class CustomerInactive(Exception):
     """The customer, or the customer's user, was deactivated: their account places no orders."""
+
+
+class DeliveryChanged(Exception):
+    """The delivery option chosen costs something else now than the checkout page showed, or is no
+    longer offered: no order was placed."""
+
+
+class AddressBookFull(Exception):
+    """The customer already keeps MAX_ADDRESSES addresses: one must go before another is added."""
+
+
+class CustomerEmailTaken(Exception):
+    """Another customer has this email, in some case or Unicode form."""
+
+
+@dataclass(frozen=True)
+class DeliveryChosen:
+    """The delivery option a customer chose at checkout, with its name and price as shown then."""
+
+    option_id: int
+    name: str
+    price: Decimal
 
 
 class SignupConflict(Exception):
@@ -68,21 +105,34 @@ def statuses_before(status: OrderStatus) -> list[OrderStatus]:
 def orders_transition(*, order_ids: Iterable[int], to: OrderStatus) -> int:
     """Move the orders among `order_ids` that may go to status `to`; return how many moved.
 
-    The others are left as they are. Shipping sets the shipped time from the database's clock;
-    cancelling puts the orders' items back in stock, in the same transaction. `order_ids` may be
-    a queryset of ids: "select all" over many orders stays one statement.
+    The others are left as they are. Shipping sets the shipped time from the database's clock and,
+    once committed, emails each customer whose order shipped; cancelling puts the orders' items
+    back in stock, in the same transaction. `order_ids` may be a queryset of ids: admin's "select
+    all" over many orders is a subquery, not a list.
     """
     allowed = Order.objects.filter(pk__in=order_ids, status__in=statuses_before(to))
     orders_changed_on_commit()
     if to == OrderStatus.CANCELLED:
         return _orders_cancel(allowed)
-    # `updated` tells the reports' refresh which days to count again.
-    changes = {"status": to, "updated": Now()}
     if to == OrderStatus.SHIPPED:
-        # The database's clock, and never before the order was placed by an app server's.
-        changes["shipped"] = Greatest(Now(), "created")
-    # One conditional UPDATE: an order another transaction moved meanwhile is checked again, and skipped.
-    return allowed.update(**changes)
+        return _orders_ship(allowed)
+    # One conditional UPDATE: an order another transaction moved meanwhile is checked again, and
+    # skipped. `updated` tells the reports' refresh which days to count again.
+    return allowed.update(status=to, updated=Now())
+
+
+def _orders_ship(allowed) -> int:
+    """Ship the orders of `allowed`, and email each customer once the transaction commits."""
+    # Locked and listed first, as a cancellation does: the emails go to the orders this call moved.
+    shipped = list(allowed.order_by("pk").select_for_update().values_list("pk", flat=True))
+    if not shipped:
+        return 0
+    # The database's clock, and never before the order was placed by an app server's.
+    Order.objects.filter(pk__in=shipped).update(
+        status=OrderStatus.SHIPPED, shipped=Greatest(Now(), "created"), updated=Now()
+    )
+    orders_shipped_on_commit(order_ids=shipped)
+    return len(shipped)
 
 
 def _orders_cancel(allowed) -> int:
@@ -142,22 +192,31 @@ def order_place(
     lines: Mapping[int, int],
     prices: Mapping[int, Decimal],
     checkout_token: uuid.UUID | None = None,
+    delivery: DeliveryChosen | None = None,
+    ship_to: Address | None = None,
 ) -> Order:
     """Create a paid order of `lines` ({product id: quantity}) at the unit `prices` the customer
-    was shown ({product id: price}), taking the stock.
+    was shown ({product id: price}), taking the stock, sent to `ship_to` (a copy of the address
+    is kept) by `delivery` at the price shown, which the total includes. Once it commits, the
+    customer is emailed its confirmation.
 
     With a `checkout_token` already used by one of the customer's orders (the same checkout page
     submitted twice, one after the other or at the same moment), return that order: never a
     second one. Raise CustomerInactive for a deactivated customer or user, the catalog's
-    ProductUnavailable or OutOfStock for the first line that cannot be sold, and PricesChanged
-    when a product's price is not the one shown; each writes nothing.
+    ProductUnavailable or OutOfStock for the first line that cannot be sold, PricesChanged when a
+    product's price is not the one shown, and DeliveryChanged when the delivery's is not, or the
+    option is withdrawn; each writes nothing. (The checkout always gives a delivery and an
+    address; without them, the order ships nowhere and costs its items only.)
     """
     if not lines or any(quantity < 1 for quantity in lines.values()):
         raise ValueError(f"an order needs lines of positive quantities: {dict(lines)}")
     if set(prices) != set(lines):
         raise ValueError(f"one price for each line: lines {sorted(lines)}, prices {sorted(prices)}")
+    if ship_to is not None and ship_to.customer_id != customer.pk:
+        raise ValueError(f"address #{ship_to.pk} is not in customer #{customer.pk}'s book")
     now = timezone.now()
-    total = sum((prices[pk] * quantity for pk, quantity in lines.items()), Decimal("0.00"))
+    delivery_price = delivery.price if delivery is not None else Decimal("0.00")
+    total = sum((prices[pk] * quantity for pk, quantity in lines.items()), delivery_price)
     try:
         # The token first, before any stock is taken: a second submission waits here until the
         # first one commits, then fails on the unique constraint. A savepoint, so the transaction
@@ -170,6 +229,9 @@ def order_place(
                 total=total,
                 created=now,
                 checkout_token=checkout_token,
+                delivery_name=delivery.name if delivery is not None else "",
+                delivery_price=delivery_price,
+                **_shipping_copy(ship_to),
             )
     except IntegrityError as error:
         if _constraint_of(error) != CHECKOUT_TOKEN_CONSTRAINT:
@@ -192,12 +254,115 @@ def order_place(
     changed = {pk: (prices[pk], product.price) for pk, product in sold.items() if product.price != prices[pk]}
     if changed:
         raise PricesChanged(changed)
+    if delivery is not None:
+        _delivery_check(delivery)
     OrderItem.objects.bulk_create(
         OrderItem(order=order, product_id=pk, quantity=lines[pk], unit_price=prices[pk]) for pk in sold
     )
     customer.last_purchase = now
     orders_changed_on_commit()
+    emailed = [EmailedLine(product.name, lines[pk], prices[pk]) for pk, product in sold.items()]
+    order_confirmation_on_commit(order=order, customer=customer, lines=emailed)
     return order
+
+
+def _shipping_copy(address: Address | None) -> dict[str, str]:
+    """Return the order's ship_* fields: a copy of `address` as it is now (empty without one)."""
+    return {f"ship_{field}": getattr(address, field) if address else "" for field in ADDRESS_FIELDS}
+
+
+def _delivery_check(chosen: DeliveryChosen) -> None:
+    """Raise DeliveryChanged unless the option chosen is still offered at the price shown."""
+    # Read, not locked: a staff change committing after this read is for the next orders; a lock
+    # FOR SHARE would make every checkout write a row lock on the same few rows.
+    price = (
+        DeliveryOption.objects.filter(pk=chosen.option_id, is_active=True)
+        .values_list("price", flat=True)
+        .first()
+    )
+    if price != chosen.price:
+        raise DeliveryChanged(f"{chosen.name}: shown at {chosen.price}, now {price}")
+
+
+# --- The account: the customer's profile and address book ------------------------------------
+
+
+@transaction.atomic
+def customer_profile_save(*, user: User, name: str, email: str) -> Customer:
+    """Save the user's name and email on their customer (created for a user who has none yet), and
+    the email on the user too: the two stay in step. Raise CustomerEmailTaken if another customer
+    has the email, in some case or Unicode form, also when they took it a moment ago."""
+    email = email_normalise(email)
+    try:
+        # Inner block: the failed UPDATE or INSERT rolls back here, as at sign-up.
+        with transaction.atomic():
+            customer = Customer.objects.select_for_update().filter(user=user).first()
+            if customer is None:
+                customer = Customer.objects.create(user=user, name=name, email=email)
+            else:
+                customer.name, customer.email = name, email
+                customer.save(update_fields=["name", "email"])
+            # An UPDATE of the one column: the user object in hand may be older than its row.
+            User.objects.filter(pk=user.pk).update(email=email)
+    except IntegrityError as error:
+        if _constraint_of(error) != CUSTOMER_EMAIL_CONSTRAINT:
+            raise
+        raise CustomerEmailTaken(email) from error
+    user.email = email
+    return customer
+
+
+def _address_book_locked(customer_id: int) -> None:
+    """Lock the customer's row: changes to one address book, and its one default, take turns."""
+    Customer.objects.select_for_update().filter(pk=customer_id).values_list("pk", flat=True).first()
+
+
+@transaction.atomic
+def address_add(*, customer: Customer, fields: Mapping[str, str], make_default: bool = False) -> Address:
+    """Add an address to the customer's book: the default if it is the first or `make_default`.
+    Raise AddressBookFull when the book already holds MAX_ADDRESSES."""
+    _address_book_locked(customer.pk)
+    book = Address.objects.filter(customer=customer)
+    kept = book.count()
+    if kept >= MAX_ADDRESSES:
+        raise AddressBookFull(f"customer #{customer.pk} keeps {kept} addresses")
+    is_default = make_default or kept == 0
+    if is_default and kept:
+        book.filter(is_default=True).update(is_default=False)
+    values = {field: fields[field] for field in ADDRESS_FIELDS}
+    return Address.objects.create(customer=customer, is_default=is_default, **values)
+
+
+@transaction.atomic
+def address_update(*, address: Address, fields: Mapping[str, str]) -> Address:
+    """Change an address of the book; orders placed to it keep their copy."""
+    for field in ADDRESS_FIELDS:
+        setattr(address, field, fields[field])
+    address.save(update_fields=ADDRESS_FIELDS)
+    return address
+
+
+@transaction.atomic
+def address_set_default(*, address: Address) -> None:
+    """Make the address its customer's default, in place of the one before."""
+    _address_book_locked(address.customer_id)
+    Address.objects.filter(customer_id=address.customer_id, is_default=True).exclude(pk=address.pk).update(
+        is_default=False
+    )
+    Address.objects.filter(pk=address.pk).update(is_default=True)
+    address.is_default = True
+
+
+@transaction.atomic
+def address_delete(*, address: Address) -> None:
+    """Delete the address from the book; if it was the default, the oldest one left takes its place.
+    Orders placed to it keep their copy."""
+    _address_book_locked(address.customer_id)
+    Address.objects.filter(pk=address.pk).delete()
+    book = Address.objects.filter(customer_id=address.customer_id)
+    if not book.filter(is_default=True).exists():
+        oldest = book.order_by("pk").values_list("pk", flat=True)[:1]
+        Address.objects.filter(pk__in=oldest).update(is_default=True)
 
 
 def orders_changed_on_commit() -> None:

@@ -12,23 +12,39 @@ from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.emails import email_normalise
+from accounts.models import Customer, User
+from accounts.selectors import user_for_login
 
 USERNAME_MAX_LENGTH = User._meta.get_field(User.USERNAME_FIELD).max_length
+EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
+# Axes asks for the name several times per attempt: it is looked up once per request.
+LOCKOUT_NAMES = "_shopsite_lockout_names"
 
 
 def lockout_username(request: HttpRequest, credentials: dict | None) -> str | None:
     """Return the username a login attempt is recorded under (AXES_USERNAME_CALLABLE).
 
+    A customer logs in with a username or an email (accounts/backends.py), in any case: every form
+    of one account's email counts as that account's username, so that each form does not get its
+    own five tries. An email that is no customer's counts as itself, in lowercase.
+
     Cut to the longest username there can be: the login forms do not bound what is typed, and
     axes would otherwise fail (a 500) storing a 10,000-character name in its 255-character column.
     """
     source = credentials or getattr(request, "POST", None) or {}
-    username = source.get(User.USERNAME_FIELD)
-    if username is None:
+    typed = source.get(User.USERNAME_FIELD)
+    if typed is None:
         return None
     # PostgreSQL text cannot hold NUL; such a name is no account's anyway.
-    return str(username).replace("\x00", "")[:USERNAME_MAX_LENGTH]
+    typed = str(typed).replace("\x00", "")
+    if "@" not in typed or len(typed) > EMAIL_MAX_LENGTH:
+        return typed[:USERNAME_MAX_LENGTH]
+    names = request.__dict__.setdefault(LOCKOUT_NAMES, {}) if request is not None else {}
+    if typed not in names:
+        user = user_for_login(email=typed)
+        names[typed] = user.get_username() if user is not None else email_normalise(typed).lower()
+    return names[typed][:USERNAME_MAX_LENGTH]
 
 
 def client_address(request: HttpRequest) -> str | None:

@@ -1,4 +1,5 @@
-"""The customer's pages: cart, checkout, sign-up and order history."""
+"""The customer's pages: cart, checkout, sign-up and order history (the account's own pages, its
+profile and address book, are in accounts/account_views.py)."""
 
 from http import HTTPStatus
 
@@ -13,8 +14,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.cart import Cart, locked_cart, session_cookie_renewed
-from accounts.checkout import Confirmation, confirmation_changes, confirmation_for
+from accounts.checkout import Confirmation, address_unchanged, confirmation_changes, confirmation_for
 from accounts.forms import (
+    ADDRESS_BOOK_FULL,
+    NEW_ADDRESS,
     CartAddForm,
     CartChangeForm,
     CartRemoveForm,
@@ -22,15 +25,30 @@ from accounts.forms import (
     CheckoutForm,
     SignupForm,
 )
-from accounts.selectors import cart_summary, order_for_checkout, order_for_user, orders_for_user
+from accounts.models import SHIPPED_STATUSES, Address, DeliveryOption, OrderStatus
+from accounts.selectors import (
+    addresses_for_user,
+    cart_summary,
+    delivery_options_offered,
+    order_for_checkout,
+    order_for_user,
+    order_status_for_user,
+    orders_for_user,
+)
 from accounts.services import (
+    MAX_ADDRESSES,
+    ORDER_TRANSITIONS,
+    AddressBookFull,
     CustomerEmailUnusable,
     CustomerInactive,
+    DeliveryChanged,
     PricesChanged,
     SignupConflict,
+    address_add,
     customer_for_user,
     customer_signup,
     order_place,
+    orders_transition,
 )
 from catalog.services import OutOfStock, ProductUnavailable
 from shopsite.caching.page_cache import show_fresh_pages
@@ -122,52 +140,120 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
 
 def _checkout_page(
-    request: HttpRequest, cart: Cart, *, shown: Confirmation | None = None, status: int = HTTPStatus.OK
+    request: HttpRequest,
+    cart: Cart,
+    *,
+    form: CheckoutForm | None = None,
+    shown: Confirmation | None = None,
+    status: int = HTTPStatus.OK,
 ) -> HttpResponse:
-    """Render the checkout page of the cart with a new signed confirmation of what it shows,
-    saying first how the cart differs from what the customer was `shown`, if given."""
+    """Render the checkout page of the cart, the address book and the delivery options, with a new
+    signed confirmation of what it shows and the choices of `form` (the default address and the
+    first option when none), saying first how the order differs from what the customer was
+    `shown`, if given."""
     summary = cart_summary(cart)
     if not summary.can_check_out:
         messages.warning(request, "Some items in your cart need your attention before you can check out.")
         return _see_other(reverse("accounts:cart"))
+    addresses, deliveries = addresses_for_user(user=request.user), delivery_options_offered()
+    if form is None:
+        form = CheckoutForm(
+            user=request.user, addresses=addresses, initial=_preselected(addresses, deliveries)
+        )
+    selected = {name: str(form[name].value() or "") for name in ("address", "delivery")}
     if shown is not None:
         messages.warning(request, "Your order changed since you opened this page, so nothing was charged:")
-        for change in confirmation_changes(confirmation=shown, summary=summary):
+        changes = confirmation_changes(
+            confirmation=shown,
+            summary=summary,
+            delivery_id=_as_id(selected["delivery"]),
+            deliveries=deliveries,
+            address_id=_as_id(selected["address"]),
+            addresses=addresses,
+        )
+        for change in changes:
             messages.warning(request, change)
         messages.warning(request, "Please check the new figures below and place the order again.")
-    confirmation = confirmation_for(summary=summary, user_id=request.user.pk)
-    context = {"summary": summary, "confirmation": confirmation.signed()}
+    confirmation = confirmation_for(
+        summary=summary, user_id=request.user.pk, addresses=addresses, deliveries=deliveries
+    )
+    context = {
+        "summary": summary,
+        "confirmation": confirmation.signed(),
+        "form": form,
+        "addresses": addresses,
+        "can_add_address": len(addresses) < MAX_ADDRESSES,
+        "offers": [(option, summary.total + option.price) for option in deliveries],
+        "selected": selected,
+        "new_address": NEW_ADDRESS,
+    }
     return render(request, "accounts/checkout.html", context, status=status)
 
 
+def _preselected(addresses: list[Address], deliveries: list[DeliveryOption]) -> dict[str, object]:
+    """Return the checkout's first choices: the default address (listed first), or a new one when
+    the book is empty, and the first delivery option."""
+    return {
+        "address": addresses[0].pk if addresses else NEW_ADDRESS,
+        "delivery": deliveries[0].pk if deliveries else None,
+    }
+
+
+def _as_id(value: str) -> int | None:
+    return int(value) if value.isdecimal() and value.isascii() and len(value) < 19 else None
+
+
 def _checkout_place(request: HttpRequest) -> HttpResponse:
-    """Place the order the checkout page showed, once; if the cart or a price differs now, show the
-    page again with the new figures; if the order cannot be placed, send the customer to the cart."""
-    form = CheckoutForm(request.POST, user=request.user)
+    """Place the order the checkout page showed, once, to the address and by the delivery chosen;
+    if the cart, a price, the delivery or the address differs now, show the page again with the
+    new figures; if the order cannot be placed, send the customer to the cart."""
     # The session's row stays locked until the cart is emptied: of one page submitted twice at
     # once, the first submission places the order and the second finds it.
     with locked_cart(request.session) as cart:
-        shown = form.cleaned_data["confirmation"] if form.is_valid() else None
+        # Read under the lock, on the primary: the book as the order will copy it.
+        form = CheckoutForm(request.POST, user=request.user, addresses=addresses_for_user(user=request.user))
+        valid = form.is_valid()
+        shown = form.cleaned_data.get("confirmation")
         placed = order_for_checkout(user=request.user, token=shown.token) if shown else None
         if placed is not None:
             return _order_placed(request, placed.pk)
         if not len(cart):
             messages.info(request, "Your cart is empty.")
             return _see_other(reverse("accounts:cart"))
-        if shown is None:
+        if not valid:
             for error in form.errors.get("confirmation", []):
                 messages.error(request, error)
-            return _checkout_page(request, cart, status=HTTPStatus.BAD_REQUEST)
-        # Another tab added, removed or changed a line since this page was shown.
-        if cart.quantities() != shown.quantities:
-            return _checkout_page(request, cart, shown=shown, status=HTTPStatus.CONFLICT)
+            return _checkout_page(request, cart, form=form, status=HTTPStatus.BAD_REQUEST)
+        # Another tab added, removed or changed a line, or changed the address, since this page was shown.
+        address_id = form.address_chosen()
+        address = form.book.get(address_id)
+        if cart.quantities() != shown.quantities or (
+            address_id is not None
+            and not address_unchanged(confirmation=shown, address=address, address_id=address_id)
+        ):
+            return _checkout_page(request, cart, form=form, shown=shown, status=HTTPStatus.CONFLICT)
+        delivery = form.delivery_chosen()
         try:
             customer = customer_for_user(user=request.user)
+            if address is None:
+                # Kept in the book whatever happens to the order: the customer typed it once.
+                address = address_add(customer=customer, fields=form.new_address.values())
+                form = CheckoutForm(
+                    user=request.user, initial={"address": address.pk, "delivery": delivery.option_id}
+                )
             order = order_place(
-                customer=customer, lines=shown.quantities, prices=shown.prices, checkout_token=shown.token
+                customer=customer,
+                lines=shown.quantities,
+                prices=shown.prices,
+                checkout_token=shown.token,
+                delivery=delivery,
+                ship_to=address,
             )
-        except PricesChanged:
-            return _checkout_page(request, cart, shown=shown, status=HTTPStatus.CONFLICT)
+        except (PricesChanged, DeliveryChanged):
+            return _checkout_page(request, cart, form=form, shown=shown, status=HTTPStatus.CONFLICT)
+        except AddressBookFull:
+            form.add_error("address", ADDRESS_BOOK_FULL)
+            return _checkout_page(request, cart, form=form, status=HTTPStatus.BAD_REQUEST)
         except (OutOfStock, ProductUnavailable, CustomerEmailUnusable, CustomerInactive) as refused:
             messages.error(request, _why_refused(refused))
             return _see_other(reverse("accounts:cart"))
@@ -214,7 +300,28 @@ def order(request: HttpRequest, pk: int) -> HttpResponse:
     found = order_for_user(user=request.user, pk=pk)
     if found is None:
         raise Http404("No such order.")
-    return render(request, "accounts/order_detail.html", {"order": found})
+    can_cancel = OrderStatus.CANCELLED in ORDER_TRANSITIONS[found.status]
+    return render(request, "accounts/order_detail.html", {"order": found, "can_cancel": can_cancel})
+
+
+@login_required
+@require_POST
+def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel the customer's order if it has not shipped: its items go back in stock."""
+    if order_status_for_user(user=request.user, pk=pk) is None:
+        raise Http404("No such order.")
+    if orders_transition(order_ids=[pk], to=OrderStatus.CANCELLED):
+        messages.success(request, f"Order #{pk} is cancelled: nothing will be sent.")
+        return _see_other(reverse("accounts:order", args=[pk]))
+    # Read after the attempt: staff may have shipped it a moment ago.
+    status = order_status_for_user(user=request.user, pk=pk)
+    if status in SHIPPED_STATUSES:
+        messages.error(request, f"Order #{pk} has already shipped, so it can no longer be cancelled.")
+    elif status == OrderStatus.CANCELLED:
+        messages.info(request, f"Order #{pk} was already cancelled.")
+    else:
+        messages.error(request, f"Order #{pk} could not be cancelled: please try again.")
+    return _see_other(reverse("accounts:order", args=[pk]))
 
 
 @retry_on_primary

@@ -4,7 +4,8 @@
 --
 -- One wrk thread is one connection is one visitor at a time (wrk -t N -c N), who keeps the
 -- cookies the shop sets, follows redirects and posts the forms of the pages it got (their CSRF
--- token, the checkout's confirmation). Each journey picks a kind of visitor by the mix below:
+-- token, the checkout's confirmation, address and delivery). Each journey picks a kind of visitor
+-- by the mix below:
 --   70% browsing: a new visitor, no cookie; the CSRF cookie comes with the first product page
 --   20% browsing with a cart: adds a product, looks at the cart, browses on, removes it again
 --    8% signed in: browses and opens the order history
@@ -30,6 +31,7 @@ function setup(thread)
 end
 
 local data, id, jar, steps, step, token, confirmation, pending
+local chosen = {}  -- the checkout's preselected address and delivery, as "Place order" sends them
 counts = nil  -- a global: done() reads each thread's with thread:get
 
 function init(args)
@@ -102,7 +104,7 @@ local JOURNEYS = {
       get("product", "/p/" .. product.slug .. "/"),
       post("cart", "/cart/add/", { product_id = product.id, quantity = "1" }),
       get("checkout", "/checkout/"),
-      post("checkout", "/checkout/", { confirmation = "" }),
+      post("checkout", "/checkout/", { confirmation = "", address = "", delivery = "" }),
     }
   end,
 }
@@ -127,7 +129,7 @@ function request()
   if current.method == "POST" then
     local fields = { "csrfmiddlewaretoken=" .. (token or "") }
     for name, value in pairs(current.fields) do
-      if name == "confirmation" then value = confirmation or "" end
+      if name == "confirmation" then value = confirmation or "" elseif chosen[name] then value = chosen[name] end
       table.insert(fields, name .. "=" .. urlencode(value))
     end
     body = table.concat(fields, "&")
@@ -157,6 +159,9 @@ function response(status, headers, body)
   if body then
     token = body:match('name="csrfmiddlewaretoken" value="(%w+)"') or token
     confirmation = body:match('name="confirmation" value="([^"]+)"') or confirmation
+    for _, name in ipairs({ "address", "delivery" }) do
+      chosen[name] = body:match('name="' .. name .. '" value="([^"]+)" checked') or chosen[name]
+    end
   end
   local location = headers["Location"]
   if (status == 302 or status == 303) and location then

@@ -46,8 +46,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from accounts.demo import shop_is_empty
-    from accounts.models import Customer, User
+    from accounts.demo import delivery_options_seed, shop_is_empty
+    from accounts.models import Address, Customer, User
     from catalog.models import Category, Product
 
     setup_test_environment()  # the test Client's cookies and ALLOWED_HOSTS "testserver"
@@ -61,7 +61,8 @@ def main() -> None:
     if len(products) < 50:  # plenty of stock, so checkouts never run out during the run
         Product.objects.filter(is_active=True).update(stock=1_000_000)
         products = list(Product.objects.filter(is_active=True).values_list("pk", "slug")[:200])
-    buyers = _buyers(User, Customer, 50)
+    delivery_options_seed()  # a shop seeded before checkout asked for a delivery has none
+    buyers = _buyers(User, Customer, Address, 50)
     aliases = ["default", *settings.REPLICA_ALIASES]
 
     # --- Browse mix: 80% category pages with filters, 15% product pages, 5% checkouts --------
@@ -125,7 +126,7 @@ def main() -> None:
     save_results("replicas", _render(args, selects, aliases, statuses, mix_seconds, stale), figures)
 
 
-def _buyers(User, Customer, count):
+def _buyers(User, Customer, Address, count):
     users = []
     for n in range(count):
         user, created = User.objects.get_or_create(
@@ -134,8 +135,19 @@ def _buyers(User, Customer, count):
         if created:
             user.set_password("bench-password-not-secret")
             user.save()
-        Customer.objects.get_or_create(
+        customer, _ = Customer.objects.get_or_create(
             user=user, defaults={"name": f"Buyer {n}", "email": f"bench-buyer-{n}@bench.test"}
+        )
+        Address.objects.get_or_create(
+            customer=customer,
+            is_default=True,
+            defaults={
+                "name": customer.name,
+                "line1": f"{n + 1} Bench Road",
+                "city": "Leeds",
+                "postcode": "LS1 4AP",
+                "country": "United Kingdom",
+            },
         )
         users.append(user)
     return users
@@ -147,9 +159,12 @@ def _logged_in(client, user):
 
 
 def _place_order(shopper):
-    """Open the checkout page and submit it, as "Place order" does: with the page's confirmation."""
+    """Open the checkout page and submit it, as "Place order" does: with the page's confirmation,
+    and the address and delivery it preselected."""
     page = shopper.get("/checkout/")
-    return shopper.post("/checkout/", {"confirmation": page.context["confirmation"]})
+    return shopper.post(
+        "/checkout/", {"confirmation": page.context["confirmation"], **page.context["selected"]}
+    )
 
 
 def _count_selects(counter, kind, alias):

@@ -6,6 +6,8 @@ Categories with a facet to filter by, 100 products picked at random (the popular
 best-stocked products (for checkouts), and sessions as login() leaves them: a staff member's,
 and VISITORS customers' twice (one browser browsing, one checking out). They are made here rather
 than by logging in over HTTP: a login would only time the password hasher (PBKDF2, by design).
+The customers who check out get an address, and the shop delivery options, if they have none (a
+database seeded before checkout asked for them).
 """
 
 import json
@@ -21,7 +23,9 @@ django.setup()
 
 from django.contrib.sessions.backends.cached_db import SessionStore  # noqa: E402
 
-from accounts.models import Customer, User  # noqa: E402
+from accounts.demo import delivery_options_seed  # noqa: E402
+from accounts.models import Address, Customer, User  # noqa: E402
+from accounts.services import address_add  # noqa: E402
 from catalog.models import Category, Product  # noqa: E402
 
 
@@ -49,7 +53,15 @@ def main(visitors: int) -> None:
     )
     staff = User.objects.filter(is_superuser=True).order_by("id").first()
     customers = Customer.objects.select_related("user").filter(is_active=True, user__is_active=True)
-    users = [customer.user for customer in customers.order_by("id")[:visitors]]
+    customers = list(customers.order_by("id")[:visitors])
+    users = [customer.user for customer in customers]
+    delivery_options_seed()
+    for customer in customers:
+        if not Address.objects.filter(customer=customer).exists():
+            address = {"name": customer.name, "line1": "1 Bench Road", "line2": "", "city": "Leeds"}
+            address_add(
+                customer=customer, fields={**address, "postcode": "LS1 4AP", "country": "United Kingdom"}
+            )
     print(
         json.dumps(
             {

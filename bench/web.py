@@ -57,6 +57,7 @@ def server_environment() -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
         "TRUSTED_PROXY_COUNT": "0",  # wrk talks to gunicorn directly
         "BENCHMARK_HELLO_VIEW": "true",
+        "EMAIL_URL": "dummymail://",  # the checkouts' emails are rendered, and sent nowhere
         "LOG_LEVEL": "WARNING",
     }
 

@@ -1,5 +1,6 @@
 import os
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import hypothesis
@@ -46,6 +47,21 @@ def _raise_on_n_plus_one():
     """Fail any test whose code runs an N+1 query pattern (django-zeal)."""
     with zeal_context():
         yield
+
+
+@pytest.fixture
+def delivery_options(db):
+    """Create the shop's delivery options, standard (preselected at checkout) and express; return both."""
+    from tests.factories import DeliveryOptionFactory
+
+    return (
+        DeliveryOptionFactory(
+            name="Standard delivery", price=Decimal("4.95"), days_min=3, days_max=5, position=0
+        ),
+        DeliveryOptionFactory(
+            name="Express delivery", price=Decimal("12.50"), days_min=1, days_max=2, position=1
+        ),
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from accounts.models import SHIPPED_STATUSES, Customer, Order, OrderItem, User
+from accounts.models import SHIPPED_STATUSES, Address, Customer, DeliveryOption, Order, OrderItem, User
 from catalog.models import Category, Product
 
 
@@ -74,3 +74,26 @@ class OrderItemFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     quantity = 2
     unit_price = Decimal("19.99")
+
+
+class AddressFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Address
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = factory.LazyAttribute(lambda address: address.customer.name)
+    line1 = factory.Sequence(lambda n: f"{n + 1} High Street")
+    city = "Leeds"
+    postcode = "LS1 4AP"
+    country = "United Kingdom"
+    is_default = True
+
+
+class DeliveryOptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryOption
+
+    name = factory.Sequence(lambda n: f"Delivery {n}")
+    price = Decimal("4.95")
+    days_min = 3
+    days_max = 5

@@ -29,14 +29,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, path, reverse
 from django.urls.resolvers import RegexPattern
 from zeal import zeal_ignore
 
-from accounts.models import Customer, Order
+from accounts.models import Address, Customer, Order
 from catalog.models import Category, Product
 from reports.models import REPORT_MODELS, Dashboard
 from reports.services import reports_refresh
 from tests.accounts.helpers import cart_of, put_in_cart
 from tests.factories import (
+    AddressFactory,
     CategoryFactory,
     CustomerFactory,
+    DeliveryOptionFactory,
     OrderFactory,
     OrderItemFactory,
     ProductFactory,
@@ -76,6 +78,7 @@ class World:
     product: Product
     order_of_a: Order
     customer_a: Customer
+    address_of_a: Address
     objects: dict[str, object]  # admin model label -> an instance, for change/delete/history URLs
 
 
@@ -97,6 +100,55 @@ SHOP: dict[str, tuple[Callable[[World], str], dict[str, str]]] = {
         by_role("303 /cart/", anonymous=SHOP_LOGIN_FIRST, customer_a="200"),
     ),
     "accounts:orders": (lambda w: reverse("accounts:orders"), by_role("200", anonymous=SHOP_LOGIN_FIRST)),
+    # The account's pages: each signed-in user's own (staff too: an account without a customer yet).
+    "accounts:account": (lambda w: reverse("accounts:account"), by_role("200", anonymous=SHOP_LOGIN_FIRST)),
+    "accounts:profile": (lambda w: reverse("accounts:profile"), by_role("200", anonymous=SHOP_LOGIN_FIRST)),
+    "accounts:addresses": (
+        lambda w: reverse("accounts:addresses"),
+        by_role("200", anonymous=SHOP_LOGIN_FIRST),
+    ),
+    "accounts:address_new": (
+        lambda w: reverse("accounts:address_new"),
+        by_role("200", anonymous=SHOP_LOGIN_FIRST),
+    ),
+    # A's address: only A sees it; for anyone else it does not exist, as A's order.
+    "accounts:address_edit": (
+        lambda w: reverse("accounts:address_edit", args=[w.address_of_a.pk]),
+        by_role("404", anonymous=SHOP_LOGIN_FIRST, customer_a="200"),
+    ),
+    # Deleting an address, making one the default, cancelling an order: POST only.
+    "accounts:address_delete": (
+        lambda w: reverse("accounts:address_delete", args=[w.address_of_a.pk]),
+        by_role("405", anonymous=SHOP_LOGIN_FIRST),
+    ),
+    "accounts:address_default": (
+        lambda w: reverse("accounts:address_default", args=[w.address_of_a.pk]),
+        by_role("405", anonymous=SHOP_LOGIN_FIRST),
+    ),
+    "accounts:order_cancel": (
+        lambda w: reverse("accounts:order_cancel", args=[w.order_of_a.pk]),
+        by_role("405", anonymous=SHOP_LOGIN_FIRST),
+    ),
+    "accounts:password_change": (
+        lambda w: reverse("accounts:password_change"),
+        by_role("200", anonymous=SHOP_LOGIN_FIRST),
+    ),
+    "accounts:password_change_done": (
+        lambda w: reverse("accounts:password_change_done"),
+        by_role("200", anonymous=SHOP_LOGIN_FIRST),
+    ),
+    # A forgotten password: for anyone, and the same answer whoever asks.
+    "accounts:password_reset": (lambda w: reverse("accounts:password_reset"), by_role("200")),
+    "accounts:password_reset_done": (lambda w: reverse("accounts:password_reset_done"), by_role("200")),
+    # A link that is no one's: the page that says so, to everyone.
+    "accounts:password_reset_confirm": (
+        lambda w: reverse("accounts:password_reset_confirm", args=["MQ", "not-a-token"]),
+        by_role("200"),
+    ),
+    "accounts:password_reset_complete": (
+        lambda w: reverse("accounts:password_reset_complete"),
+        by_role("200"),
+    ),
     # A's order: only A sees it; for anyone else it does not exist, staff included (admin is for staff).
     "accounts:order": (
         lambda w: reverse("accounts:order", args=[w.order_of_a.pk]),
@@ -198,6 +250,7 @@ ADMIN_MODELS: dict[str, dict[str, dict[str, str]]] = {
     "catalog.product": MANAGED_PAGES,
     "accounts.user": {**MANAGED_PAGES, "auth_user_password_change": MANAGED},
     "accounts.customer": MANAGED_PAGES,
+    "accounts.deliveryoption": MANAGED_PAGES,
     # Orders come from checkouts only, and are cancelled (stock returned), never deleted.
     "accounts.order": {**MANAGED_PAGES, "add": NOBODY, "delete": NOBODY},
     "reports.dashboard": {"changelist": REPORT},
@@ -308,6 +361,9 @@ def world() -> World:
     customer_b = CustomerFactory(user=UserFactory(username="bob"))
     order_of_a = OrderFactory(customer=customer_a)
     OrderItemFactory(order=order_of_a, product=product)
+    address_of_a = AddressFactory(customer=customer_a)
+    AddressFactory(customer=customer_b)
+    DeliveryOptionFactory()
     OrderItemFactory(order=OrderFactory(customer=customer_b), product=product)
     Group.objects.create(name="Packers")
     AccessAttempt.objects.create(
@@ -338,7 +394,7 @@ def world() -> World:
         for model in admin.site._registry
         if model is not Dashboard
     }
-    return World(clients, category, product, order_of_a, customer_a, objects)
+    return World(clients, category, product, order_of_a, customer_a, address_of_a, objects)
 
 
 def _admin_model_urls(w: World) -> dict[str, tuple[str, dict[str, str]]]:

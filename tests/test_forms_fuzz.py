@@ -22,9 +22,16 @@ from accounts.cart import MAX_QUANTITY
 from accounts.models import Customer, Order, OrderItem, User
 from catalog.models import Product
 from reports.services import reports_refresh
-from tests.accounts.helpers import cart_of, checkout_confirmation, put_in_cart
+from tests.accounts.helpers import cart_of, checkout_form, put_in_cart
 from tests.conftest import fuzz_examples
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.factories import (
+    AddressFactory,
+    CategoryFactory,
+    CustomerFactory,
+    OrderFactory,
+    ProductFactory,
+    UserFactory,
+)
 from tests.reports.helpers import make_sales
 from tests.strategies import HOSTILE_VALUES, form_body, hostile_fields
 
@@ -106,8 +113,10 @@ def test_signup_answers_hostile_input_with_its_form_or_creates_one_account(field
 
 
 @pytest.fixture
-def customer():
-    return CustomerFactory(user=UserFactory())
+def customer(delivery_options):
+    customer = CustomerFactory(user=UserFactory())
+    AddressFactory(customer=customer)
+    return customer
 
 
 @pytest.fixture
@@ -158,9 +167,9 @@ def test_checkout_ignores_posted_fields_and_sells_only_the_cart(
     # A fresh N+1 detector per example: the same read once in each example is no N+1.
     with zeal_context():
         stock_before, orders_before = stock.get(), set(orders.all())
-        confirmation = ("confirmation", checkout_confirmation(customer_client))  # "Place order" clicked
+        place_order = list(checkout_form(customer_client).items())  # "Place order" clicked
 
-        response = post(customer_client, reverse("accounts:checkout"), [*fields, confirmation])
+        response = post(customer_client, reverse("accounts:checkout"), [*fields, *place_order])
 
         assert response.status_code == 303
         assert_stays_on_site(response)
@@ -184,6 +193,75 @@ def test_checkout_without_its_own_confirmation_places_nothing_and_shows_the_page
         assert response.status_code == 400
         assert not Order.objects.exists()
         assert cart_of(customer_client) == {str(product.pk): 2}
+
+
+CHOICE_FIELDS = ("address", "delivery", "new-name", "new-line1", "new-city", "new-postcode", "new-country")
+
+
+@FUZZ
+@given(fields=hostile_fields(*CHOICE_FIELDS), new=st.booleans())
+def test_checkout_choices_answer_hostile_input_and_charge_only_what_was_offered(
+    customer_client, customer, shop_products, delivery_options, fields, new
+):
+    product, _ = shop_products
+    put_in_cart(customer_client, {product.pk: 2})
+    offered = {option.price for option in delivery_options}
+    with zeal_context():
+        place_order = checkout_form(customer_client)
+        if new:  # half the time a new address, so its fields' checks run too
+            place_order["address"] = "new"
+        orders_before = set(Order.objects.values_list("pk", flat=True))
+
+        response = post(customer_client, reverse("accounts:checkout"), [*place_order.items(), *fields])
+
+        assert response.status_code in {303, 400}
+        assert_stays_on_site(response)
+        placed = Order.objects.exclude(pk__in=orders_before)
+        if response.status_code == 400:
+            assert not placed.exists()
+            return
+        (order,) = placed
+        assert order.customer_id == customer.pk
+        assert order.delivery_price in offered
+        assert order.total == product.price * 2 + order.delivery_price
+        assert [order.ship_name, order.ship_line1] in [
+            [address.name, address.line1] for address in customer.addresses.all()
+        ]
+        put_in_cart(customer_client, {product.pk: 2})  # the next example buys again
+
+
+ACCOUNT_FORMS = {
+    "accounts:profile": ("name", "email", "password"),
+    "accounts:address_new": ("name", "line1", "line2", "city", "postcode", "country", "make_default"),
+    "accounts:address_edit": ("name", "line1", "line2", "city", "postcode", "country"),
+    "accounts:address_delete": ("id", "pk"),
+    "accounts:address_default": ("id", "pk"),
+    "accounts:order_cancel": ("id", "pk", "status"),
+    "accounts:password_change": ("old_password", "new_password1", "new_password2"),
+    "accounts:password_reset": ("email",),
+}
+ON_AN_ADDRESS = {"accounts:address_edit", "accounts:address_delete", "accounts:address_default"}
+
+
+@FUZZ
+@given(name=st.sampled_from(sorted(ACCOUNT_FORMS)), data=st.data())
+def test_account_forms_answer_hostile_input_without_a_500(customer_client, customer, name, data):
+    fields = data.draw(hostile_fields(*ACCOUNT_FORMS[name]))
+    with zeal_context():
+        order = OrderFactory(customer=customer, status="paid")
+        address = AddressFactory(customer=customer, is_default=False)  # one of the customer's, to change
+        args = {"order_cancel": [order.pk]}.get(
+            name[9:], [address.pk] if name[9:].startswith("address_") else []
+        )
+        args = [] if name == "accounts:address_new" else args
+
+        response = post(customer_client, reverse(name, args=args), fields)
+
+        assert response.status_code in {200, 302, 303, 400}
+        assert_stays_on_site(response)
+        # Neither the email nor the password changes without the password, which no example knows.
+        assert Customer.objects.get(pk=customer.pk).email == customer.email
+        assert User.objects.get(pk=customer.user_id).check_password(PASSWORD)
 
 
 @FUZZ

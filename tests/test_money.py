@@ -15,7 +15,7 @@ from accounts.models import Order
 from shopsite.money import money, money_compact
 from tests.accounts.helpers import place_order, put_in_cart
 from tests.conftest import fuzz_examples
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.factories import AddressFactory, CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 
 # --- The helper's rules ---------------------------------------------------------------------------
 
@@ -193,9 +193,11 @@ def piano(db):
 
 
 @pytest.fixture
-def buyer(client, piano):
-    """A signed-in customer with two pianos in the cart."""
-    client.force_login(CustomerFactory(user=UserFactory()).user)
+def buyer(client, piano, delivery_options):
+    """A signed-in customer with an address and two pianos in the cart."""
+    customer = CustomerFactory(user=UserFactory())
+    AddressFactory(customer=customer)
+    client.force_login(customer.user)
     put_in_cart(client, {piano.pk: 2})
     return client
 
@@ -226,8 +228,10 @@ def test_the_order_pages(buyer):
     assert place_order(buyer).status_code == 303
     order = Order.objects.get()
 
-    assert_shows(buyer.get(reverse("accounts:order", args=[order.pk])), "$1,234.50", "$2,469.00")
-    assert_shows(buyer.get(reverse("accounts:orders")), "$1,234.50", "$2,469.00")
+    # the unit price, the line's subtotal, the standard delivery and the total with it
+    amounts = "$1,234.50", "$2,469.00", "$4.95", "$2,473.95"
+    assert_shows(buyer.get(reverse("accounts:order", args=[order.pk])), *amounts)
+    assert_shows(buyer.get(reverse("accounts:orders")), *amounts)
 
 
 def test_admins_product_list_and_its_price_sorted(admin_client, piano):
@@ -248,8 +252,8 @@ def test_admins_order_list_and_order_page(admin_client, buyer):
     assert place_order(buyer).status_code == 303
     order = Order.objects.get()
 
-    assert_shows(admin_client.get(reverse("admin:accounts_order_changelist")), "$2,469.00")
+    assert_shows(admin_client.get(reverse("admin:accounts_order_changelist")), "$2,473.95")
     page = admin_client.get(reverse("admin:accounts_order_change", args=[order.pk]))
-    # the total, read-only; the line's unit price and subtotal, in the inline
-    assert_shows(page, "$1,234.50", "$2,469.00")
+    # the total and the delivery, read-only; the line's unit price and subtotal, in the inline
+    assert_shows(page, "$1,234.50", "$2,469.00", "$4.95", "$2,473.95")
     assert "total" not in page.context["adminform"].form.fields  # shown, never edited

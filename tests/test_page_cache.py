@@ -20,7 +20,7 @@ from shopsite.caching.page_cache import CSRF_PLACEHOLDER, FRESH_PAGES_UNTIL
 from shopsite.caching.versioned import namespace_bump
 from shopsite.db.routing import COOKIE_SALT as ROUTING_COOKIE_SALT
 from tests.accounts.helpers import place_order, put_in_cart
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.factories import AddressFactory, CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.redis_commands import redis_commands
 
 pytestmark = pytest.mark.django_db
@@ -173,10 +173,11 @@ def test_a_forged_read_your_writes_cookie_gets_the_cached_page(client, cached_pa
 
 
 def test_a_customer_who_just_ordered_sees_the_stock_they_took_while_others_see_the_cached_page(
-    client, cached_pages, shirts
+    client, cached_pages, shirts, delivery_options
 ):
     product = ProductFactory(category=shirts, name="Last shirts", stock=3)
     customer = CustomerFactory(user=UserFactory(username="dora"))
+    AddressFactory(customer=customer)
     Client().get(product.get_absolute_url())  # cached: "Only 3 left"
     client.force_login(customer.user)
     put_in_cart(client, {product.pk: 3})

@@ -22,8 +22,10 @@ from reports.admin import Dashboard, DatabaseHealth
 from reports.services import reports_refresh
 from tests.accounts.helpers import put_in_cart
 from tests.factories import (
+    AddressFactory,
     CategoryFactory,
     CustomerFactory,
+    DeliveryOptionFactory,
     OrderFactory,
     OrderItemFactory,
     ProductFactory,
@@ -118,6 +120,8 @@ def shop():
     customer = CustomerFactory(user=UserFactory(username="ada"))
     order = OrderFactory(customer=customer, status="paid")
     OrderItemFactory(order=order, product=product)
+    address = AddressFactory(customer=customer)
+    DeliveryOptionFactory()
     AccessAttempt.objects.create(
         username="mallory", ip_address="10.0.0.1", user_agent="x", failures_since_start=1
     )
@@ -129,7 +133,14 @@ def shop():
         ada.force_login(customer.user)
         boss.force_login(UserFactory(is_staff=True, is_superuser=True))
     put_in_cart(ada, {product.pk: 1})
-    return {"category": category, "product": product, "order": order, "ada": ada, "boss": boss}
+    return {
+        "category": category,
+        "product": product,
+        "order": order,
+        "address": address,
+        "ada": ada,
+        "boss": boss,
+    }
 
 
 # Each page as the one who may see it: a visitor, ada (a customer with a cart and an order).
@@ -145,6 +156,20 @@ STOREFRONT = {
     "checkout": ("ada", lambda shop: reverse("accounts:checkout")),
     "orders": ("ada", lambda shop: reverse("accounts:orders")),
     "order": ("ada", lambda shop: reverse("accounts:order", args=[shop["order"].pk])),
+    "account": ("ada", lambda shop: reverse("accounts:account")),
+    "profile": ("ada", lambda shop: reverse("accounts:profile")),
+    "addresses": ("ada", lambda shop: reverse("accounts:addresses")),
+    "address new": ("ada", lambda shop: reverse("accounts:address_new")),
+    "address edit": ("ada", lambda shop: reverse("accounts:address_edit", args=[shop["address"].pk])),
+    "password change": ("ada", lambda shop: reverse("accounts:password_change")),
+    "password changed": ("ada", lambda shop: reverse("accounts:password_change_done")),
+    "password reset": ("visitor", lambda shop: reverse("accounts:password_reset")),
+    "password reset sent": ("visitor", lambda shop: reverse("accounts:password_reset_done")),
+    "password reset link": (
+        "visitor",
+        lambda shop: reverse("accounts:password_reset_confirm", args=["MQ", "not-a-token"]),
+    ),
+    "password reset complete": ("visitor", lambda shop: reverse("accounts:password_reset_complete")),
     "admin index": ("boss", lambda shop: reverse("admin:index")),
     "dashboard": ("boss", lambda shop: reverse("admin:reports_dashboard_changelist")),
     "database health": ("boss", lambda shop: reverse("admin:reports_databasehealth_changelist")),

@@ -122,6 +122,8 @@ def production_environment(app_port: int) -> dict[str, str]:
         "TRUSTED_PROXY_COUNT": "1",  # nginx
         "SECURE_SSL_REDIRECT": os.environ.get("SECURE_SSL_REDIRECT", "false"),  # plain HTTP here
         "SECURE_HSTS_SECONDS": os.environ.get("SECURE_HSTS_SECONDS", "0"),
+        # No mail server here: emails are printed to gunicorn's output, unless one is named.
+        "EMAIL_URL": os.environ.get("EMAIL_URL", "consolemail://"),
         "GUNICORN_BIND": f"{HOST}:{app_port}",
     }
 

@@ -292,6 +292,7 @@ AUTHENTICATION_BACKENDS = [
     # First: a locked-out login is refused before any password is checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.CustomerEmailBackend",  # a customer's email logs in too, where no username did
 ]
 # Login throttling (django-axes), shop and admin alike. Failures are kept in PostgreSQL, not
 # Redis, so that the limit holds while Redis is down; the handler gives each parameter its limit.
@@ -339,6 +340,13 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+
+# --- Email (README, "Settings"): the mail server is EMAIL_URL, smtp+tls://user:password@host:587 --
+_email = env.email_url_config(env.str("EMAIL_URL", default="smtp://localhost:25"))  # Django's default
+globals().update({name: value for name, value in _email.items() if value not in (None, "")})
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=5)  # seconds; Django would wait for a mail server forever
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shopsite <shop@localhost>")
+SHOP_URL = env.str("SHOP_URL", default="http://127.0.0.1:8000")  # what links in order emails start with
 
 # Shown before every amount of money (shopsite.money: `$1,234.56`). Read as it is: django-environ
 # would take a value starting with "$" for the name of another variable.

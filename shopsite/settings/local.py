@@ -10,7 +10,7 @@ environ.Env.read_env(Path(__file__).resolve().parents[2] / "var" / "stack.env")
 os.environ.setdefault("SECRET_KEY", "local-development-only-not-secret")
 
 from .base import *  # noqa: E402,F403
-from .base import INSTALLED_APPS, MIDDLEWARE, env  # noqa: E402
+from .base import BASE_DIR, INSTALLED_APPS, MIDDLEWARE, env  # noqa: E402
 
 DEBUG = env.bool("DEBUG", default=True)
 INSTALLED_APPS = [*INSTALLED_APPS, "debug_toolbar"]
@@ -25,3 +25,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Emails go to files under var/mail/ (one per email sent), where `make run` says, unless EMAIL_URL
+# names a mail server.
+if "EMAIL_URL" not in os.environ:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"

@@ -2,13 +2,15 @@ import pytest
 from django.test import Client
 
 from accounts.models import Customer
-from tests.factories import CustomerFactory, UserFactory
+from tests.factories import AddressFactory, CustomerFactory, UserFactory
 
 
 @pytest.fixture
 def customer(db) -> Customer:
-    """Return a customer with a user account."""
-    return CustomerFactory(user=UserFactory())
+    """Return a customer with a user account and a default address."""
+    customer = CustomerFactory(user=UserFactory())
+    AddressFactory(customer=customer)
+    return customer
 
 
 @pytest.fixture

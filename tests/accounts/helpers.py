@@ -20,12 +20,22 @@ def cart_of(client: Client) -> dict[str, int]:
 
 def checkout_confirmation(client: Client) -> str:
     """Open the checkout page as the client and return the signed confirmation its form carries."""
+    return checkout_form(client)["confirmation"]
+
+
+def checkout_form(client: Client) -> dict[str, str]:
+    """Open the checkout page as the client and return what its form sends as it is shown: the
+    signed confirmation, the address and the delivery option preselected."""
     response = client.get(reverse("accounts:checkout"))
     assert response.status_code == 200, response
-    return response.context["confirmation"]
+    return form_of(response)
+
+
+def form_of(response) -> dict[str, str]:
+    """Return what the checkout page of `response` sends when "Place order" is clicked unchanged."""
+    return {"confirmation": response.context["confirmation"], **response.context["selected"]}
 
 
 def place_order(client: Client, **extra: str):
     """Open the checkout page and submit it, as a customer clicking "Place order"; return the answer."""
-    confirmation = checkout_confirmation(client)
-    return client.post(reverse("accounts:checkout"), {"confirmation": confirmation, **extra})
+    return client.post(reverse("accounts:checkout"), {**checkout_form(client), **extra})

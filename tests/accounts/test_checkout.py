@@ -24,13 +24,29 @@ from accounts.services import (
 )
 from catalog.models import Product
 from catalog.services import OutOfStock, ProductUnavailable
-from tests.accounts.helpers import cart_of, checkout_confirmation, place_order, put_in_cart
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.accounts.helpers import (
+    cart_of,
+    checkout_confirmation,
+    checkout_form,
+    form_of,
+    place_order,
+    put_in_cart,
+)
+from tests.factories import AddressFactory, CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("delivery_options")]
 
 CHECKOUT = reverse("accounts:checkout")
 CART = reverse("accounts:cart")
+# A new address typed on the checkout page, as its form sends it.
+NEW_ADDRESS = {
+    "new-name": "Ada Lovelace",
+    "new-line1": "12 St James's Square",
+    "new-line2": "",
+    "new-city": "London",
+    "new-postcode": "SW1Y 4JH",
+    "new-country": "United Kingdom",
+}
 # Lets an inactive user stay logged in, so that the checkout's own check is what refuses them.
 ALLOW_ALL = "django.contrib.auth.backends.AllowAllUsersModelBackend"
 
@@ -42,17 +58,21 @@ def _messages(response) -> list[str]:
 # --- The checkout page ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [1, 30])
-def test_checkout_page_queries_do_not_grow(customer_client, django_assert_num_queries, n):
+@pytest.mark.parametrize("n", [1, 20])
+def test_checkout_page_queries_do_not_grow(customer_client, customer, django_assert_num_queries, n):
     products = ProductFactory.create_batch(n, category=CategoryFactory(), price=Decimal("4.00"))
     put_in_cart(customer_client, {product.pk: 1 for product in products})
+    AddressFactory.create_batch(n - 1, customer=customer, is_default=False)  # n in the book
 
-    # the user (the session comes from Redis), the cart's products
-    with django_assert_num_queries(2):
+    # the user (the session comes from Redis), the cart's products, the address book, the
+    # delivery options
+    with django_assert_num_queries(4):
         response = customer_client.get(CHECKOUT)
 
     assert response.status_code == 200
     assert response.context["summary"].total == Decimal("4.00") * n
+    assert len(response.context["addresses"]) == n
+    assert len(response.context["offers"]) == 2
     assert b"Place order" in response.content
 
 
@@ -130,7 +150,9 @@ def test_checkout_places_the_order_takes_the_stock_and_empties_the_cart(customer
     assert response["Location"] == reverse("accounts:order", args=[order.pk])
     assert order.customer == customer
     assert order.status == OrderStatus.PAID
-    assert order.total == Decimal("25.50")
+    assert order.total == Decimal("25.50") + Decimal("4.95")  # the items, and the standard delivery
+    assert (order.delivery_name, order.delivery_price) == ("Standard delivery", Decimal("4.95"))
+    assert order.ship_to == customer.addresses.get().lines
     assert order.checkout_token is not None
     items = set(OrderItem.objects.filter(order=order).values_list("product_id", "quantity", "unit_price"))
     assert items == {(shirt.pk, 2, Decimal("10.00")), (socks.pk, 1, Decimal("5.50"))}
@@ -148,15 +170,16 @@ def test_placing_an_order_runs_the_same_queries_whatever_the_lines(
 ):
     products = ProductFactory.create_batch(n, category=CategoryFactory())
     put_in_cart(customer_client, {product.pk: 1 for product in products})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
 
-    # the user; the locked cart's transaction (a savepoint here), its session row locked, an order
-    # of this page already?; the customer (3, in its savepoint); order_place (9: two savepoints,
-    # insert the order, release, update the customer, lock the products, take their stock, insert
-    # the items, release); save the session (3, in its savepoint); end of the transaction; the
+    # the user; the locked cart's transaction (a savepoint here), its session row locked, the
+    # address book, an order of this page already?; the customer (3, in its savepoint);
+    # order_place (10: two savepoints, insert the order with its address, release, update the
+    # customer, lock the products, take their stock, the delivery option's price, insert the
+    # items, release); save the session (3, in its savepoint); end of the transaction; the
     # primary's WAL position for read-your-writes
-    with django_assert_num_queries(21):
-        response = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    with django_assert_num_queries(23):
+        response = customer_client.post(CHECKOUT, form)
 
     assert response.status_code == 303
     assert OrderItem.objects.count() == n
@@ -168,10 +191,10 @@ def test_placing_an_order_runs_the_same_queries_whatever_the_lines(
 def test_the_same_page_submitted_twice_places_one_order_and_answers_both_with_it(customer_client):
     product = ProductFactory(stock=10)
     put_in_cart(customer_client, {product.pk: 2})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
 
-    first = customer_client.post(CHECKOUT, {"confirmation": confirmation})
-    again = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    first = customer_client.post(CHECKOUT, form)
+    again = customer_client.post(CHECKOUT, form)
 
     order = Order.objects.get()
     assert first.status_code == again.status_code == 303
@@ -183,11 +206,11 @@ def test_the_same_page_submitted_twice_places_one_order_and_answers_both_with_it
 def test_the_same_page_submitted_again_after_refilling_the_cart_keeps_the_new_cart(customer_client):
     product = ProductFactory(stock=10)
     put_in_cart(customer_client, {product.pk: 2})
-    confirmation = checkout_confirmation(customer_client)
-    customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    form = checkout_form(customer_client)
+    customer_client.post(CHECKOUT, form)
     put_in_cart(customer_client, {product.pk: 2})  # the same again, for a second order later
 
-    again = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    again = customer_client.post(CHECKOUT, form)
 
     assert again["Location"] == reverse("accounts:order", args=[Order.objects.get().pk])
     assert cart_of(customer_client) == {str(product.pk): 2}
@@ -214,10 +237,10 @@ def test_a_price_changed_since_the_page_was_shown_places_nothing_and_shows_the_n
 ):
     mug = ProductFactory(name="Mug", price=Decimal("10.00"), stock=5)
     put_in_cart(customer_client, {mug.pk: 3})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
     Product.objects.filter(pk=mug.pk).update(price=Decimal(now))
 
-    response = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    response = customer_client.post(CHECKOUT, form)
 
     assert response.status_code == 409
     assert not Order.objects.exists()
@@ -235,15 +258,15 @@ def test_a_price_changed_since_the_page_was_shown_places_nothing_and_shows_the_n
 def test_confirming_the_new_figures_places_the_order_at_them(customer_client):
     mug = ProductFactory(name="Mug", price=Decimal("10.00"))
     put_in_cart(customer_client, {mug.pk: 3})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
     Product.objects.filter(pk=mug.pk).update(price=Decimal("12.00"))
-    refused = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    refused = customer_client.post(CHECKOUT, form)
 
-    placed = customer_client.post(CHECKOUT, {"confirmation": refused.context["confirmation"]})
+    placed = customer_client.post(CHECKOUT, form_of(refused))
 
     assert placed.status_code == 303
     order = Order.objects.get()
-    assert order.total == Decimal("36.00")
+    assert order.total == Decimal("36.00") + Decimal("4.95")
     assert order.items.get().unit_price == Decimal("12.00")
 
 
@@ -258,11 +281,11 @@ def test_confirming_the_new_figures_places_the_order_at_them(customer_client):
 def test_a_cart_changed_in_another_tab_places_nothing_and_says_what_changed(customer_client, change, message):
     mug, pen = ProductFactory(name="Mug"), ProductFactory(name="Pen")
     put_in_cart(customer_client, {mug.pk: 2, pen.pk: 1} if change == "remove" else {mug.pk: 2})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
     changed = {"add": {mug.pk: 2, pen.pk: 1}, "remove": {pen.pk: 1}, "quantity": {mug.pk: 3}}[change]
     put_in_cart(customer_client, changed)
 
-    response = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    response = customer_client.post(CHECKOUT, form)
 
     assert response.status_code == 409
     assert message in _messages(response)
@@ -281,7 +304,9 @@ def test_a_submission_without_a_valid_confirmation_places_nothing_and_shows_the_
     product = ProductFactory(stock=5)
     put_in_cart(customer_client, {product.pk: 1})
 
-    response = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    response = customer_client.post(
+        CHECKOUT, {**checkout_form(customer_client), "confirmation": confirmation}
+    )
 
     assert response.status_code == 400
     assert _messages(response) == [CONFIRMATION_OUT_OF_DATE]
@@ -298,7 +323,7 @@ def test_a_confirmation_with_altered_figures_is_refused(customer_client):
     payload["lines"][0][3] = "0.01"
     tampered = signing.dumps(payload, salt="another salt", compress=True)
 
-    response = customer_client.post(CHECKOUT, {"confirmation": tampered})
+    response = customer_client.post(CHECKOUT, {**checkout_form(customer_client), "confirmation": tampered})
 
     assert response.status_code == 400
     assert not Order.objects.exists()
@@ -311,7 +336,8 @@ def test_a_confirmation_shown_to_another_user_is_refused(customer_client, client
     put_in_cart(other, {product.pk: 1})
     put_in_cart(customer_client, {product.pk: 1})
 
-    response = customer_client.post(CHECKOUT, {"confirmation": checkout_confirmation(other)})
+    forms = checkout_form(customer_client), checkout_form(other)
+    response = customer_client.post(CHECKOUT, {**forms[0], "confirmation": forms[1]["confirmation"]})
 
     assert response.status_code == 400
     assert not Order.objects.exists()
@@ -322,7 +348,9 @@ def test_two_confirmations_in_one_submission_are_refused(customer_client):
     put_in_cart(customer_client, {product.pk: 1})
     confirmations = [checkout_confirmation(customer_client), checkout_confirmation(customer_client)]
 
-    response = customer_client.post(CHECKOUT, {"confirmation": confirmations})
+    response = customer_client.post(
+        CHECKOUT, {**checkout_form(customer_client), "confirmation": confirmations}
+    )
 
     assert response.status_code == 400
     assert not Order.objects.exists()
@@ -337,10 +365,10 @@ def test_checkout_short_of_stock_writes_nothing_and_the_cart_says_how_many_are_l
     plenty = ProductFactory(name="Pencil", stock=10)
     scarce = ProductFactory(name="Fountain pen", stock=2)
     put_in_cart(customer_client, {plenty.pk: 1, scarce.pk: 2})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
     Product.objects.filter(pk=scarce.pk).update(stock=1)  # someone else bought one meanwhile
 
-    response = customer_client.post(CHECKOUT, {"confirmation": confirmation}, follow=True)
+    response = customer_client.post(CHECKOUT, form, follow=True)
 
     assert response.redirect_chain == [(CART, 303)]
     content = response.content.decode()
@@ -358,10 +386,10 @@ def test_checkout_of_a_product_no_longer_sold_writes_nothing(customer_client):
     kept = ProductFactory(stock=10)
     retired = ProductFactory(name="Old lamp", stock=10)
     put_in_cart(customer_client, {kept.pk: 1, retired.pk: 1})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
     Product.objects.filter(pk=retired.pk).update(is_active=False)
 
-    response = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+    response = customer_client.post(CHECKOUT, form)
 
     assert response["Location"] == CART
     assert _messages(response) == ["Old lamp is no longer available. Nothing was charged: please remove it."]
@@ -375,7 +403,7 @@ def test_a_deactivated_customer_cannot_place_orders_and_nothing_is_written(
 ):
     product = ProductFactory(stock=5)
     put_in_cart(customer_client, {product.pk: 1})
-    confirmation = checkout_confirmation(customer_client)
+    form = checkout_form(customer_client)
     if deactivated == "customer":
         Customer.objects.filter(pk=customer.pk).update(is_active=False)
     else:
@@ -384,7 +412,7 @@ def test_a_deactivated_customer_cannot_place_orders_and_nothing_is_written(
         customer_client.force_login(User.objects.get(pk=customer.user.pk), backend=ALLOW_ALL)
 
     with override_settings(AUTHENTICATION_BACKENDS=[*settings.AUTHENTICATION_BACKENDS, ALLOW_ALL]):
-        response = customer_client.post(CHECKOUT, {"confirmation": confirmation})
+        response = customer_client.post(CHECKOUT, form)
 
     assert response.status_code == 303
     assert response["Location"] == CART
@@ -403,7 +431,7 @@ def test_checkout_creates_the_customer_of_a_user_who_has_none(client):
     client.force_login(staff)
     put_in_cart(client, {ProductFactory().pk: 1})
 
-    place_order(client)
+    place_order(client, **NEW_ADDRESS)
 
     customer = Customer.objects.get(user=staff)
     assert (customer.name, customer.email) == ("Ada Lovelace", "Boss@example.com")
@@ -416,7 +444,7 @@ def test_checkout_of_a_user_without_email_is_refused_with_a_message(client):
     product = ProductFactory(stock=5)
     put_in_cart(client, {product.pk: 1})
 
-    response = place_order(client)
+    response = place_order(client, **NEW_ADDRESS)
 
     assert response["Location"] == CART
     assert "needs its own email address" in _messages(response)[-1]

@@ -11,9 +11,11 @@ from django.test import Client
 from django.urls import reverse
 from django_redis import get_redis_connection
 
-from accounts.models import Order, User
-from tests.accounts.helpers import cart_of, place_order, put_in_cart
+from accounts.models import Address, Order, OrderStatus, User
+from catalog.models import Product
+from tests.accounts.helpers import cart_of, checkout_form, place_order, put_in_cart
 from tests.factories import (
+    AddressFactory,
     CategoryFactory,
     CustomerFactory,
     OrderFactory,
@@ -39,6 +41,7 @@ def alice(shop):
     )
     for _ in range(2):
         OrderItemFactory(order=OrderFactory(customer=customer, total=Decimal("777.77")), product=shop[0])
+    AddressFactory(customer=customer, line1="2 Looking-Glass Lane")
     client = Client()
     client.force_login(customer.user)
     put_in_cart(client, {shop[0].pk: 2, shop[1].pk: 1})
@@ -51,6 +54,7 @@ def bob(shop):
     """Customer B: logged in, one order of his own."""
     customer = CustomerFactory(name="Bob", email="bob@example.com", user=UserFactory(username="bob"))
     OrderItemFactory(order=OrderFactory(customer=customer), product=shop[2])
+    AddressFactory(customer=customer, line1="1 Bob Street")
     client = Client()
     client.force_login(customer.user)
     client.customer = customer
@@ -101,7 +105,7 @@ def test_b_cannot_remove_or_update_a_line_that_is_only_in_as_cart(alice, bob, sh
     assert cart_of(alice) == {str(shop[0].pk): 2, str(shop[1].pk): 1}
 
 
-def test_bs_checkout_buys_his_cart_only_and_leaves_as_alone(alice, bob, shop):
+def test_bs_checkout_buys_his_cart_only_and_leaves_as_alone(alice, bob, shop, delivery_options):
     as_orders, as_cart = _orders_of(alice), cart_of(alice)
     put_in_cart(bob, {shop[2].pk: 1})
 
@@ -112,6 +116,49 @@ def test_bs_checkout_buys_his_cart_only_and_leaves_as_alone(alice, bob, shop):
     assert list(newest.items.values_list("product_id", "quantity")) == [(shop[2].pk, 1)]
     assert _orders_of(alice) == as_orders
     assert cart_of(alice) == as_cart
+
+
+def test_b_cannot_send_his_order_to_as_address(alice, bob, shop, delivery_options):
+    put_in_cart(bob, {shop[2].pk: 1})
+    hers = Address.objects.get(customer=alice.customer)
+
+    response = bob.post(reverse("accounts:checkout"), {**checkout_form(bob), "address": str(hers.pk)})
+
+    assert response.status_code == 400
+    assert "Choose one of the addresses shown." in response.content.decode()
+    assert not Order.objects.filter(customer=bob.customer, ship_line1=hers.line1).exists()
+    assert Product.objects.get(pk=shop[2].pk).stock == 50
+
+
+def test_b_cannot_cancel_as_order(alice, bob, shop):
+    hers = _orders_of(alice)[0]
+
+    response = bob.post(reverse("accounts:order_cancel", args=[hers.pk]))
+
+    assert response.status_code == 404
+    assert Order.objects.get(pk=hers.pk).status == OrderStatus.PAID
+    assert Product.objects.get(pk=shop[0].pk).stock == 50
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("get", "address_edit"),
+        ("post", "address_edit"),
+        ("post", "address_delete"),
+        ("post", "address_default"),
+    ],
+)
+def test_b_cannot_see_or_change_as_addresses(alice, bob, method, name):
+    hers = Address.objects.get(customer=alice.customer)
+    form = {"name": "Bob", "line1": "Taken", "city": "Bobton", "postcode": "B1", "country": "Bobland"}
+
+    response = getattr(bob, method)(reverse(f"accounts:{name}", args=[hers.pk]), form)
+
+    assert response.status_code == 404
+    hers_now = Address.objects.get(pk=hers.pk)
+    assert (hers_now.line1, hers_now.is_default) == ("2 Looking-Glass Lane", True)
+    assert Address.objects.get(customer=bob.customer).is_default  # his own default is still his
 
 
 # --- The account -----------------------------------------------------------------------------------

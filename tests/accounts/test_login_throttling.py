@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.throttling import client_address
-from tests.factories import UserFactory
+from tests.factories import CustomerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -327,3 +327,72 @@ def test_a_failed_login_runs_the_same_queries_whatever_the_failures_recorded(
     # the primary's WAL position after the write (read-your-writes).
     with django_assert_num_queries(13):
         assert _log_in(client, LOGINS["shop"], "nobody", "wrong").status_code == 200
+
+
+# --- The email form of a username: one account, one count -----------------------------------------
+
+
+@pytest.fixture
+def ada():
+    """A customer who logs in as "ada" or with her email."""
+    user = UserFactory(username="ada", email="Ada.Lovelace@example.com")
+    CustomerFactory(user=user, email=user.email)
+    return user
+
+
+def test_failures_with_the_email_and_the_username_count_together(client, ada):
+    by_email = _fail(client, LOGINS["shop"], "ada.lovelace@example.com", 3)
+    by_name = _fail(client, LOGINS["shop"], "ada", 2)
+
+    assert by_email + by_name == [200, 200, 200, 200, 429]
+    assert _log_in(client, LOGINS["shop"], "Ada.Lovelace@example.com", PASSWORD).status_code == 429
+    assert _log_in(client, LOGINS["shop"], "ada", PASSWORD).status_code == 429
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["ada"]
+
+
+def test_every_case_and_form_of_the_email_counts_as_the_account(client, ada):
+    forms = [
+        "ADA.LOVELACE@EXAMPLE.COM",
+        "ada.lovelace@example.com",
+        "Ada.Lovelace@\uff45xample.com",
+        " ada.lovelace@Example.com",
+    ]
+
+    statuses = [_log_in(client, LOGINS["shop"], typed, "wrong").status_code for typed in forms]
+    locked = _log_in(client, LOGINS["shop"], "Ada.Lovelace@example.com", "wrong")
+
+    assert statuses == [200, 200, 200, 200]
+    assert locked.status_code == 429
+
+
+def test_the_admin_counts_the_email_form_with_the_shop(client, ada):
+    _fail(client, LOGINS["shop"], "ada.lovelace@example.com", 3)
+    _fail(client, LOGINS["admin"], "ada", 2)
+
+    assert _log_in(client, LOGINS["shop"], "ada.lovelace@example.com", PASSWORD).status_code == 429
+
+
+def test_a_good_login_by_email_forgets_the_failures_by_username(client, ada):
+    _fail(client, LOGINS["shop"], "ada", 4)
+    assert _log_in(client, LOGINS["shop"], "ADA.lovelace@example.com", PASSWORD).status_code == 302
+    client.post(reverse("accounts:logout"))
+
+    assert _fail(client, LOGINS["shop"], "ada", 4) == [200, 200, 200, 200]
+
+
+def test_an_email_that_is_no_customers_counts_as_itself_in_lowercase(client):
+    _fail(client, LOGINS["shop"], "Nobody@Example.com", 2)
+    _fail(client, LOGINS["shop"], "nobody@example.com", 2)
+
+    assert list(AccessAttempt.objects.values_list("username", "failures_since_start")) == [
+        ("nobody@example.com", 4)
+    ]
+
+
+def test_the_email_is_looked_up_once_per_attempt(client, ada, django_assert_num_queries):
+    client.get(LOGINS["shop"])
+
+    # as a username's failure (13), and the user found by the email: once for axes, though it asks
+    # for the name several times, and once by the backend
+    with django_assert_num_queries(15):
+        assert _log_in(client, LOGINS["shop"], "ada.lovelace@example.com", "wrong").status_code == 200

@@ -108,8 +108,8 @@ def test_a_transition_takes_a_queryset_of_ids():
 def test_shipping_runs_one_update_whatever_the_number_of_orders(django_assert_num_queries, n):
     orders = OrderFactory.create_batch(n, status=OrderStatus.PAID)
 
-    # savepoint, one UPDATE, release
-    with django_assert_num_queries(3):
+    # savepoint, lock and list the orders that may ship (for their emails), one UPDATE, release
+    with django_assert_num_queries(4):
         assert orders_transition(order_ids=[o.pk for o in orders], to=OrderStatus.SHIPPED) == n
 
 

@@ -192,7 +192,7 @@ def test_login_with_a_wrong_password_says_so(client):
 
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
-    assert "Please enter a correct username and password" in response.content.decode()
+    assert "Please enter a correct username or email and password" in response.content.decode()
 
 
 def test_logout_by_get_is_refused(client):

@@ -18,7 +18,14 @@ from accounts.models import Order
 from catalog.models import Product
 from tests.conftest import wait_for_replicas
 from tests.e2e.conftest import PHONE, emulate_desktop, emulate_phone, follow, open_page, wait
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.factories import (
+    AddressFactory,
+    CategoryFactory,
+    CustomerFactory,
+    DeliveryOptionFactory,
+    ProductFactory,
+    UserFactory,
+)
 
 pytestmark = [
     # live_server implies a transactional database; the replicas too, for wait_for_replicas().
@@ -90,7 +97,8 @@ def shop() -> dict[str, Product]:
         ),
     }
     user = UserFactory(username="ada", email="ada@example.com", first_name="Ada")
-    CustomerFactory(user=user, name="Ada Lovelace", email=user.email)
+    AddressFactory(customer=CustomerFactory(user=user, name="Ada Lovelace", email=user.email))
+    DeliveryOptionFactory(name="Standard delivery", price=Decimal("4.95"))
     return products
 
 
@@ -230,7 +238,8 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     # Back at the checkout, logged in, with the cart kept.
     assert heading(browser) == "Checkout"
     assert table_rows(browser) == [["Oxford Shirt", "$39.00", "2", "$78.00"]]
-    assert browser.find_element(By.CSS_SELECTOR, "p.totals").text == "Total: $78.00"
+    assert browser.find_element(By.CSS_SELECTOR, "p.totals").text == "Items: $78.00"
+    assert "Order total with it: $82.95" in main_text(browser)  # the standard delivery, preselected
     assert "Log out" in browser.find_element(By.CSS_SELECTOR, "header").text
     assert_controls_labelled(browser)
     screenshot("checkout")
@@ -239,7 +248,7 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     # The order page shows the placed order.
     order = Order.objects.get()
     assert order.customer.name == "Ada Lovelace"
-    assert order.total == Decimal("78.00")
+    assert order.total == Decimal("82.95")
     shop["oxford"].refresh_from_db()
     assert shop["oxford"].stock == 8
     assert heading(browser) == f"Order #{order.pk}"
@@ -247,7 +256,9 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     assert f"Thank you! Your order #{order.pk} is placed." in page
     assert order.get_status_display().capitalize() in page
     assert table_rows(browser) == [["Oxford Shirt", "2", "$39.00", "$78.00"]]
-    assert browser.find_element(By.CSS_SELECTOR, "table.lines tfoot").text == "Total $78.00"
+    assert browser.find_element(By.CSS_SELECTOR, "table.lines tfoot").text == (
+        "Delivery: Standard delivery $4.95\nTotal $82.95"
+    )
     screenshot("order")
 
     # The order history lists it.
@@ -262,5 +273,5 @@ def test_customer_filters_buys_and_finds_the_order_in_the_history(
     assert table_rows(browser, history.find_element(By.CSS_SELECTOR, "table.lines")) == [
         ["Oxford Shirt", "2", "$39.00", "$78.00"]
     ]
-    assert "Total $78.00" in history.text
+    assert "Total $82.95" in history.text
     screenshot("order-history")

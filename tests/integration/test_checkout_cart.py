@@ -16,8 +16,8 @@ from django.urls import reverse
 from accounts.cart import SESSION_KEY
 from accounts.models import Order
 from catalog.models import Product
-from tests.accounts.helpers import checkout_confirmation
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.accounts.helpers import checkout_form
+from tests.factories import AddressFactory, CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.integration.together import run_together
 
 # All databases: the checkout page may read from a replica.
@@ -96,18 +96,19 @@ def test_adds_updates_and_removes_at_once_all_count():
     assert _stored_cart(key) == {str(product.pk): quantity for product, quantity in expected.items()}
 
 
-def test_an_add_during_a_checkout_is_either_in_the_order_or_left_in_the_cart():
+def test_an_add_during_a_checkout_is_either_in_the_order_or_left_in_the_cart(delivery_options):
     customer = CustomerFactory(user=UserFactory())
+    AddressFactory(customer=customer)
     mug, pen = ProductFactory(name="Mug", price=Decimal("8.00")), ProductFactory(name="Pen")
     browser = Client()
     browser.force_login(customer.user)
     key = browser.cookies[settings.SESSION_COOKIE_NAME].value
     browser.post(ADD, {"product_id": mug.pk, "quantity": 1})
-    confirmation = checkout_confirmation(browser)
+    form = checkout_form(browser)
 
     checkout, add = run_together(
         [
-            lambda: _tab(key).post(CHECKOUT, {"confirmation": confirmation}).status_code,
+            lambda: _tab(key).post(CHECKOUT, form).status_code,
             lambda: _post(key, ADD, {"product_id": pen.pk, "quantity": 1}),
         ]
     )

@@ -13,8 +13,8 @@ from django.urls import reverse
 from accounts.models import Customer, Order, OrderItem
 from accounts.services import order_place
 from catalog.models import Product
-from tests.accounts.helpers import checkout_confirmation
-from tests.factories import CustomerFactory, ProductFactory, UserFactory
+from tests.accounts.helpers import checkout_form
+from tests.factories import AddressFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.integration.together import run_together
 
 # All databases: the checkout page may read from a replica.
@@ -63,19 +63,20 @@ def test_one_token_for_the_last_items_makes_one_order_not_a_sold_out_error():
     assert Product.objects.get().stock == 0
 
 
-def test_one_page_submitted_eight_times_at_once_places_one_order_and_answers_each_with_it():
+def test_one_page_submitted_eight_times_at_once_places_one_order_and_answers_each_with_it(delivery_options):
     customer = CustomerFactory(user=UserFactory())
+    AddressFactory(customer=customer)
     product = ProductFactory(stock=10)
     browser = Client()
     browser.force_login(customer.user)
     browser.post(reverse("accounts:cart_add"), {"product_id": product.pk, "quantity": 2})
-    confirmation = checkout_confirmation(browser)
+    form = checkout_form(browser)
     key = browser.cookies[settings.SESSION_COOKIE_NAME].value
 
     def submit():
         tab = Client()
         tab.cookies[settings.SESSION_COOKIE_NAME] = key
-        response = tab.post(CHECKOUT, {"confirmation": confirmation})
+        response = tab.post(CHECKOUT, form)
         return response.status_code, response["Location"]
 
     outcomes = run_together([submit] * SUBMISSIONS)

@@ -32,8 +32,8 @@ from shopsite import localstack
 from shopsite.caching.redis_client import reset_breakers
 from shopsite.db.outage import is_database_unreachable
 from shopsite.db.replicas import pool
-from tests.accounts.helpers import place_order
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.accounts.helpers import form_of, place_order
+from tests.factories import AddressFactory, CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.integration.faults import (
     RequestLog,
     assert_restartable,
@@ -86,7 +86,7 @@ def _fresh_state(settings):
 
 
 @pytest.fixture
-def shop():
+def shop(delivery_options):
     shirts = CategoryFactory(slug="shirts", name="Shirts", facets=["color"])
     product = ProductFactory(
         category=shirts, slug="red-shirt", stock=500, price=Decimal("20.00"), details={"color": "red"}
@@ -94,8 +94,8 @@ def shop():
     other = ProductFactory(
         category=shirts, slug="blue-shirt", stock=500, price=Decimal("25.00"), details={"color": "blue"}
     )
-    CustomerFactory(user=UserFactory(username="ada"), email="ada@example.com")
-    CustomerFactory(user=UserFactory(username="grace"), email="grace@example.com")
+    AddressFactory(customer=CustomerFactory(user=UserFactory(username="ada"), email="ada@example.com"))
+    AddressFactory(customer=CustomerFactory(user=UserFactory(username="grace"), email="grace@example.com"))
     UserFactory(username="boss", is_staff=True, is_superuser=True)
     wait_for_replay()
     return {
@@ -396,9 +396,9 @@ def checkout_flow(log: RequestLog, shop) -> int:
     log.timed("cart add", lambda: add_to_cart(customer, shop["product"], 2), expect=(303,))
     log.timed("cart", lambda: customer.get(reverse("accounts:cart")))
     shown = log.timed("checkout", lambda: customer.get(reverse("accounts:checkout")))
-    confirmation = {"confirmation": shown.context["confirmation"]}  # what "Place order" sends
+    place = form_of(shown)  # what "Place order" sends: the confirmation, the address and delivery shown
     placed = log.timed(
-        "place order", lambda: customer.post(reverse("accounts:checkout"), confirmation), expect=(303,)
+        "place order", lambda: customer.post(reverse("accounts:checkout"), place), expect=(303,)
     )
     order = Order.objects.filter(customer__user__username="ada").latest("pk")
     page = log.timed("order", lambda: customer.get(placed["Location"]))

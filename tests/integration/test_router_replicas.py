@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.models import Order
 from shopsite.db.replicas import pool
 from tests.accounts.helpers import place_order
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.factories import AddressFactory, CategoryFactory, CustomerFactory, ProductFactory, UserFactory
 from tests.integration.faults import (
     closed_port,
     poll,
@@ -45,11 +45,11 @@ def _fresh_pool(settings):
 
 
 @pytest.fixture
-def shop():
+def shop(delivery_options):
     shirts = CategoryFactory(slug="shirts", facets=["color"])
     product = ProductFactory(category=shirts, stock=5, price=Decimal("20.00"), details={"color": "red"})
     user = UserFactory(username="ada")
-    CustomerFactory(user=user, email="ada@example.com")
+    AddressFactory(customer=CustomerFactory(user=user, email="ada@example.com"))
     wait_for_replay()
     return {"category_url": reverse("catalog:category", args=["shirts"]), "product": product, "user": user}
 

@@ -13,7 +13,14 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from accounts.models import Order
 from catalog.models import Product
-from tests.factories import CategoryFactory, CustomerFactory, ProductFactory, UserFactory
+from tests.factories import (
+    AddressFactory,
+    CategoryFactory,
+    CustomerFactory,
+    DeliveryOptionFactory,
+    ProductFactory,
+    UserFactory,
+)
 from tests.integration.faults import wait_for_replay
 from tests.integration.topology import Visitor, served
 
@@ -48,6 +55,8 @@ def shop():
         details={"color": "red"},
     )
     customer = CustomerFactory(user=UserFactory(username="ada"), email="ada@example.com")
+    AddressFactory(customer=customer)
+    DeliveryOptionFactory(name="Standard delivery", price=Decimal("4.95"))
     staff = UserFactory(username="grace", is_staff=True, is_superuser=True)
     for user in (customer.user, staff):
         user.password = served_password()
@@ -70,12 +79,17 @@ def test_a_customer_browses_signs_in_and_checks_out(site, shop):
     assert visitor.status == 200
     assert "Oxford shirt" in cart
     checkout = visitor.get("/checkout/")
+    # "Place order", with the address and the delivery the page checked
+    chosen = {
+        name: re.search(rf'name="{name}" value="([^"]+)"[^>]* checked', checkout)[1]
+        for name in ("address", "delivery")
+    }
     confirmation = re.search(r'name="confirmation" value="([^"]+)"', checkout)[1]
-    placed = visitor.post("/checkout/", {"confirmation": confirmation})
+    placed = visitor.post("/checkout/", {"confirmation": confirmation, **chosen})
     assert visitor.status == 200
     order = Order.objects.get(customer=shop["customer"])
     assert f"Order #{order.pk}" in placed
-    assert order.total == Decimal("80.00")
+    assert order.total == Decimal("80.00") + Decimal("4.95")
     assert Product.objects.get(pk=shop["product"].pk).stock == 3
     assert "Oxford shirt" in visitor.get("/account/orders/")
 
