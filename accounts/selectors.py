@@ -13,9 +13,10 @@ from accounts.cart import Cart
 from accounts.emails import email_normalise
 from accounts.models import Customer, Order, OrderItem, User
 from catalog.models import Product
+from catalog.selectors import PICTURE_COLUMNS
 
-# The product columns the cart and the checkout summary show or check.
-CART_PRODUCT_COLUMNS = ("id", "name", "slug", "price", "stock", "is_active")
+# The product columns the cart and the checkout summary show or check, its picture's too.
+CART_PRODUCT_COLUMNS = ("id", "name", "slug", "price", "stock", "is_active", *PICTURE_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -25,3 +25,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Uploaded pictures from var/media, as nginx serves them in production.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
