@@ -25,6 +25,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # product page (640-960). Never wider than the picture: a small one gets its own width instead.
 THUMBNAIL_WIDTHS = (160, 320, 640, 960)
 THUMBNAIL_QUALITY = 80
+# libwebp's effort (0-6): 2 takes a third to a quarter of the time of its default 4, for files
+# within a few percent of its size (measured on drawings and photos at 320 and 960 px).
+THUMBNAIL_METHOD = 2
 FOLDER = "products"
 # The formats taken, with the extension their files get (never the one the upload claims).
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
@@ -171,7 +174,7 @@ def thumbnails_make(
         # reducing_gap: shrink by whole factors first, then resample the last step properly.
         thumbnail = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
         encoded = io.BytesIO()
-        thumbnail.save(encoded, "WEBP", quality=THUMBNAIL_QUALITY, method=4)
+        thumbnail.save(encoded, "WEBP", quality=THUMBNAIL_QUALITY, method=THUMBNAIL_METHOD)
         made.append(storage.save(thumbnail_name(picture.name, width), ContentFile(encoded.getvalue())))
     return made
 
