@@ -144,3 +144,13 @@ def order_for_checkout(*, user: User, token: uuid.UUID) -> Order | None:
     """Return the user's order placed from the checkout page that issued `token`, if there is one."""
     # checkout_token is unique: one index lookup, and the owner in the WHERE clause as above.
     return Order.objects.filter(customer__user=user, checkout_token=token).only("id").first()
+
+
+def customer_name(*, pk: int) -> str | None:
+    """Return a customer's name, None if there is no such customer."""
+    return Customer.objects.filter(pk=pk).values_list("name", flat=True).first()
+
+
+def customer_order_count(*, customer: Customer) -> int:
+    """Return how many orders a customer has placed (the order_customer_newest index counts them)."""
+    return Order.objects.filter(customer=customer).count()
