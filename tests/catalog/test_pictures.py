@@ -314,3 +314,30 @@ def test_the_command_makes_missing_thumbnails_once(media_root):
     assert (media_root / thumbnail_name(product.picture.name, 960)).is_file()
     assert "0 thumbnails written" in second.getvalue()
     assert _files(media_root) == made
+
+
+# --- What pictures cost the pages ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [5, 60])
+def test_pictures_add_no_query_to_the_catalog_pages(client, django_assert_num_queries, n):
+    shirts = CategoryFactory(slug="shirts")
+    for i in range(n):
+        ProductFactory(category=shirts, price=Decimal(10 + i))
+    # Their pictures are columns of their rows (no file is read to show them).
+    Product.objects.update(picture="products/ab/ab12.jpg", picture_width=800, picture_height=600)
+    product = Product.objects.order_by("pk").first()
+
+    # category (then cached), page count, the page of products, facet counts
+    with django_assert_num_queries(4):
+        category = client.get(reverse("catalog:category", args=["shirts"])).content.decode()
+    # the product with its category, related products
+    with django_assert_num_queries(2):
+        page = client.get(product.get_absolute_url()).content.decode()
+    # categories with counts, newest products
+    with django_assert_num_queries(2):
+        home = client.get(reverse("catalog:home")).content.decode()
+
+    assert category.count("products/ab/ab12-320w.webp 320w") == min(n, 24)
+    assert page.count("products/ab/ab12-320w.webp 320w") == 1 + min(n - 1, 4)  # its own, and related
+    assert home.count("products/ab/ab12-320w.webp 320w") == min(n, 8)
