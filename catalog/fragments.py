@@ -40,7 +40,7 @@ PICTURE_SIZES = {
 }
 # The cards above the fold load at once; the others when scrolled near.
 EAGER_CARDS = 4
-# A placeholder's proportions (4:3) and colours: a pale tint and a dark shade of the product's hue.
+# A placeholder's size: the 4:3 of the cards' and the product page's frames.
 PLACEHOLDER_SIZE = (400, 300)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -31,8 +30,7 @@ THUMBNAIL_METHOD = 2
 FOLDER = "products"
 # The formats taken, with the extension their files get (never the one the upload claims).
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
-# A 40 megapixel photo decodes to 160 MB: more is refused from its header, before any decoding
-# (Pillow's own guard, a warning at 89 and an error at 179 megapixels, is for decompression bombs).
+# A 40 megapixel photo decodes to 160 MB: more is refused from its header, before any decoding.
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 12_000
 MAX_BYTES = 10 * 1024 * 1024  # nginx's client_max_body_size
@@ -82,22 +80,21 @@ def picture_read(file: File) -> PictureRead:
         digest.update(chunk)
     file.seek(0)
     try:
-        with warnings.catch_warnings():
-            # Past 89 megapixels Pillow only warns: refused here as well, whatever the warning filters.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(file)
-            extension = FORMATS.get(image.format or "")
-            if extension is None:
-                raise PictureRefused("Upload a JPEG, PNG, WebP or GIF picture.", "format")
-            width, height = image.size
-            if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-                raise _too_large(width, height)
-            if image.getexif().get(EXIF_ORIENTATION) in QUARTER_TURNS:
-                width, height = height, width
-            # A JPEG decodes at a fraction of its size when that is still enough: far quicker.
-            image.draft("RGB", (min(image.width, max(THUMBNAIL_WIDTHS)),) * 2)
-            image = _upright(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        image = Image.open(file)
+        extension = FORMATS.get(image.format or "")
+        if extension is None:
+            raise PictureRefused("Upload a JPEG, PNG, WebP or GIF picture.", "format")
+        width, height = image.size
+        # Below Pillow's bomb guard (a warning past 89 megapixels, an error past 179), from the
+        # header: nothing too large is ever decoded.
+        if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+            raise _too_large(width, height)
+        if image.getexif().get(EXIF_ORIENTATION) in QUARTER_TURNS:
+            width, height = height, width
+        # A JPEG decodes at a fraction of its size when that is still enough: far quicker.
+        image.draft("RGB", (min(image.width, max(THUMBNAIL_WIDTHS)),) * 2)
+        image = _upright(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning: where made an error
         raise _too_large() from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
         raise PictureRefused(
