@@ -246,6 +246,27 @@ def test_a_card_and_the_product_page_show_the_thumbnails_with_the_pictures_size(
         assert client.get(url).status_code == 200
 
 
+def test_a_cached_page_shows_a_new_picture_as_soon_as_staff_save_it(
+    client, admin_client, media_root, settings, django_capture_on_commit_callbacks
+):
+    settings.PAGE_CACHE_SECONDS = 30  # product pages served whole from Redis, as in production
+    product = _with_picture(ProductFactory(name="Lamp"), picture_bytes(color="teal"))
+    old = thumbnail_name(product.picture.name, 320)
+    assert old in client.get(product.get_absolute_url()).content.decode()
+    assert client.get(product.get_absolute_url()).context is None  # from the page cache
+
+    with django_capture_on_commit_callbacks(execute=True):  # the namespace bump, once committed
+        admin_client.post(
+            reverse("admin:catalog_product_change", args=[product.pk]),
+            _product_form_data(product, picture=upload(picture_bytes(color="orange"))),
+        )
+    page = client.get(product.get_absolute_url()).content.decode()
+
+    product.refresh_from_db()
+    assert thumbnail_name(product.picture.name, 320) in page
+    assert old not in page
+
+
 def test_a_picture_shows_its_own_alt_text_escaped(media_root):
     product = _with_picture(ProductFactory(name="Lamp"))
     product.picture_alt = 'A brass lamp <b>"lit"</b>'
