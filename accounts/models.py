@@ -217,4 +217,5 @@ class OrderItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} x {self.product_id}"
+        # Its product's name: read with the line (select_related), as admin's inline of lines does.
+        return f"{self.quantity} x {self.product.name}"

@@ -13,9 +13,10 @@ from accounts.cart import Cart
 from accounts.emails import email_normalise
 from accounts.models import Address, Customer, DeliveryOption, Order, OrderItem, User
 from catalog.models import Product
+from catalog.selectors import PICTURE_COLUMNS
 
-# The product columns the cart and the checkout summary show or check.
-CART_PRODUCT_COLUMNS = ("id", "name", "slug", "price", "stock", "is_active")
+# The product columns the cart and the checkout summary show or check, its picture's too.
+CART_PRODUCT_COLUMNS = ("id", "name", "slug", "price", "stock", "is_active", *PICTURE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -198,3 +199,13 @@ def order_for_checkout(*, user: User, token: uuid.UUID) -> Order | None:
     """Return the user's order placed from the checkout page that issued `token`, if there is one."""
     # checkout_token is unique: one index lookup, and the owner in the WHERE clause as above.
     return Order.objects.filter(customer__user=user, checkout_token=token).only("id").first()
+
+
+def customer_name(*, pk: int) -> str | None:
+    """Return a customer's name, None if there is no such customer."""
+    return Customer.objects.filter(pk=pk).values_list("name", flat=True).first()
+
+
+def customer_order_count(*, customer: Customer) -> int:
+    """Return how many orders a customer has placed (the order_customer_newest index counts them)."""
+    return Order.objects.filter(customer=customer).count()

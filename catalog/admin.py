@@ -3,11 +3,15 @@ import re
 
 from django import forms
 from django.contrib import admin
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count
 from django.forms.fields import InvalidJSONInput
+from django.utils.safestring import mark_safe
 
 from catalog.details import DetailsRefused, details_from_json
+from catalog.fragments import product_picture
 from catalog.models import Category, Product
+from catalog.pictures import MAX_BYTES, MAX_PIXELS, PictureRead, PictureRefused, picture_read, picture_store
 from catalog.selectors import product_colors
 from shopsite.admin import GrowingTableAdmin, money_column
 from shopsite.caching.versioned import namespace_bump_on_commit
@@ -94,6 +98,28 @@ class ProductAdminForm(forms.ModelForm):
     class Meta:
         model = Product
         fields = ["sku", "name", "slug", "category", "price", "stock", "is_active", "details", "created"]
+        fields += ["picture", "picture_alt"]
+        help_texts = {
+            "picture": (
+                f"JPEG, PNG, WebP or GIF, at most {MAX_BYTES // 1024 // 1024} MB and "
+                f"{MAX_PIXELS // 1_000_000} megapixels; its thumbnails are made as it is saved."
+            )
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.picture_read: PictureRead | None = None  # a new picture, read by clean_picture
+
+    def clean_picture(self):
+        """Read a new picture whole, so that anything the shop does not take (not a picture, a
+        damaged one, too large, a decompression bomb) is a form error, never a failed save."""
+        picture = self.cleaned_data["picture"]
+        if isinstance(picture, UploadedFile):
+            try:
+                self.picture_read = picture_read(picture)
+            except PictureRefused as refused:
+                raise forms.ValidationError(str(refused), code=refused.code) from None
+        return picture
 
     def clean_details(self) -> dict:
         details = self.cleaned_data["details"]
@@ -162,10 +188,23 @@ class ProductAdmin(BumpsCatalogCache, GrowingTableAdmin):
     search_fields = ["=sku", "name"]
     search_help_text = "Search by exact SKU or part of the name."
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["updated"]
+    readonly_fields = ["updated", "picture_shown"]
     # Newest first, served by the primary key index; every column stays sortable by a click.
     ordering = ["-pk"]
     list_per_page = 50
+
+    def save_model(self, request, obj, form, change):
+        if form.picture_read is not None:
+            # Stored under its content's hash with its thumbnails, before the row points at it.
+            stored = picture_store(form.picture_read)
+            obj.picture, obj.picture_width, obj.picture_height = stored.name, stored.width, stored.height
+        elif not obj.picture:  # cleared (its files stay: another product may show the same picture)
+            obj.picture_width = obj.picture_height = None
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="picture as shown")
+    def picture_shown(self, product: Product) -> str:
+        return mark_safe(product_picture(product, shown="card"))  # every text in it escaped
 
     @admin.display(description="color")
     def color(self, product: Product) -> str:

@@ -1,4 +1,5 @@
-"""Deterministic demo catalog, written in bulk: categories and products.
+"""Deterministic demo catalog, written in bulk: categories and products, each with a picture
+(catalog.demo_pictures).
 
 The whole shop's demo (accounts.demo) seeds the catalog through `catalog_seed` and empties it
 through `catalog_reset`: only this app writes its tables.
@@ -14,6 +15,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils.text import slugify
 
+from catalog.demo_pictures import DemoPictures
 from catalog.models import Category, Product
 from shopsite.caching.versioned import namespace_bump_on_commit
 
@@ -197,7 +199,9 @@ def catalog_seed(
     Category.objects.bulk_create(made_categories, batch_size=BATCH_SIZE)
     tick("categories", len(made_categories))
 
-    made_products = _products(rng, made_categories, products, now)
+    pictures = DemoPictures()
+    made_products = _products(rng, made_categories, products, now, pictures)
+    tick("pictures", len(pictures.stored))
     Product.objects.bulk_create(made_products, batch_size=BATCH_SIZE)
     tick("products", len(made_products))
 
@@ -218,13 +222,14 @@ def _categories(count: int) -> list[Category]:
     return categories
 
 
-def _products(rng: random.Random, categories: list[Category], count: int, now) -> list[Product]:
+def _products(
+    rng: random.Random, categories: list[Category], count: int, now, pictures: DemoPictures
+) -> list[Product]:
     products = []
     for n in range(count):
         category = categories[n % len(categories)]
-        _, _, brands, nouns, (low, high), extra = CATEGORY_TEMPLATES[
-            n % len(categories) % len(CATEGORY_TEMPLATES)
-        ]
+        template = n % len(categories) % len(CATEGORY_TEMPLATES)
+        _, _, brands, nouns, (low, high), extra = CATEGORY_TEMPLATES[template]
         brand, noun, color = rng.choice(brands), rng.choice(nouns), rng.choice(COLORS)
         details = {
             "color": color,
@@ -239,6 +244,9 @@ def _products(rng: random.Random, categories: list[Category], count: int, now) -
         details = {key: value for key, value in details.items() if value is not None}
         name = _product_name(brand, noun, details)
         sku = f"{category.slug[:3].upper()}-{n + 1:07d}"
+        # Drawn from what the product is, not from `rng`: the rest of the shop stays as it was.
+        variant, color = nouns.index(noun), details.get("color")
+        picture = pictures.for_product(template=template, variant=variant, color=color)
         products.append(
             Product(
                 sku=sku,
@@ -250,6 +258,9 @@ def _products(rng: random.Random, categories: list[Category], count: int, now) -
                 is_active=rng.random() > 0.03,
                 details=details,
                 created=now - timedelta(days=rng.randint(0, HISTORY_DAYS), seconds=rng.randint(0, 86_399)),
+                picture=picture.name,
+                picture_width=picture.width,
+                picture_height=picture.height,
             )
         )
     return products

@@ -13,16 +13,35 @@ from shopsite.links.
 
 from __future__ import annotations
 
+import colorsys
+import hashlib
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 from html import escape
+from urllib.parse import quote
 
+from django.core.files.storage import default_storage
 from django.utils.safestring import SafeString, mark_safe
 
+from catalog.pictures import picture_widths, thumbnail_name
 from shopsite.links import path_to
 from shopsite.money import money
 
 LOW_STOCK = 5
+# How wide a picture is shown where, for the browser to pick a thumbnail from `srcset` before any
+# CSS (shop.css, "Pictures"): a card is a third of the page's column on a desktop and about 40% of a
+# phone's screen (two a row); the product page's picture half the page, a phone's width; a cart
+# line's, 4rem.
+PICTURE_SIZES = {
+    "card": "(max-width: 480px) 40vw, 260px",
+    "page": "(max-width: 760px) calc(100vw - 2rem), 540px",
+    "line": "4rem",
+}
+# The cards above the fold load at once; the others when scrolled near.
+EAGER_CARDS = 4
+# A placeholder's size: the 4:3 of the cards' and the product page's frames.
+PLACEHOLDER_SIZE = (400, 300)
 
 
 def stock_state(stock: int) -> tuple[str, str]:
@@ -44,12 +63,14 @@ def _field(item, name: str):
 
 
 def product_cards(products: Iterable, *, stock: bool = False, category: bool = False) -> SafeString:
-    """Return a card per product: its name linking to its page, its price, and its stock state or
-    its category's name if asked."""
+    """Return a card per product: its picture and name linking to its page, its price, and its
+    stock state or its category's name if asked."""
     cards = []
-    for product in products:
+    for n, product in enumerate(products):
         url = path_to("catalog:product", _field(product, "slug"))
-        lines = [f'<a href="{escape(url)}"><span class="name">{escape(_field(product, "name"))}</span></a>']
+        picture = product_picture(product, shown="card", lazy=n >= EAGER_CARDS)
+        name = escape(_field(product, "name"))
+        lines = [f'<a href="{escape(url)}">{picture}<span class="name">{name}</span></a>']
         if category:
             lines.append(f'<span class="muted">{escape(_field(product, "category__name"))}</span>')
         shown = f'<span class="price">{price(_field(product, "price"))}</span>'
@@ -72,3 +93,56 @@ def facet_options(facet: str, values: Iterable[tuple[str, int]], chosen: Iterabl
         for value, count in values
     ]
     return mark_safe("\n".join(options))
+
+
+def product_picture(product, *, shown: str, lazy: bool = False) -> str:
+    """Return a product's picture as an <img>, `shown` on a "card", a "page" or a cart "line" (the
+    `sizes` of PICTURE_SIZES, and a CSS class): its thumbnails in `srcset`, with the picture's
+    width and height (its proportions: the page does not move as it loads) and its alt text; a
+    placeholder for a product without one.
+
+    `product` is a model instance or a `values()` row with its name and the picture's columns
+    (catalog.selectors.PICTURE_COLUMNS).
+    """
+    # A row read without the picture's columns shows the placeholder (PICTURE_COLUMNS: read them).
+    picture = product.get("picture") if isinstance(product, dict) else getattr(product, "picture", "")
+    name = getattr(picture, "name", picture)  # a model's FieldFile, or a row's text
+    classes = f"picture picture-{shown}"
+    loading = ' loading="lazy"' if lazy else ""
+    if not name:
+        return (
+            f'<img class="{classes} placeholder" src="{picture_placeholder(_field(product, "name"))}" '
+            f'width="{PLACEHOLDER_SIZE[0]}" height="{PLACEHOLDER_SIZE[1]}" alt=""{loading}>'
+        )
+    width, height = _field(product, "picture_width"), _field(product, "picture_height")
+    widths = picture_widths(width)
+    urls = {each: escape(default_storage.url(thumbnail_name(name, each))) for each in widths}
+    srcset = ", ".join(f"{url} {each}w" for each, url in urls.items())
+    alt = escape(_field(product, "picture_alt") or _field(product, "name"))
+    # src: for browsers without srcset, the thumbnail of a card on a desktop (or the largest one).
+    fallback = urls[widths[1] if len(widths) > 1 else widths[0]]
+    return (
+        f'<img class="{classes}" src="{fallback}" srcset="{srcset}" sizes="{PICTURE_SIZES[shown]}" '
+        f'width="{width}" height="{height}" alt="{alt}"{loading} decoding="async">'
+    )
+
+
+@lru_cache(maxsize=4096)
+def picture_placeholder(name: str) -> str:
+    """Return the placeholder of a product without a picture: an SVG data URI (the policy allows
+    `data:` images) of its name's initial on a tint of a hue drawn from its name."""
+    hue = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=2).digest()) / 65536
+    tint, shade = (_hex(colorsys.hls_to_rgb(hue, *shades)) for shades in ((0.92, 0.45), (0.32, 0.45)))
+    initial = next((character for character in name if character.isalnum()), "?").upper()
+    width, height = PLACEHOLDER_SIZE
+    svg = (
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}'>"
+        f"<rect width='{width}' height='{height}' fill='{tint}'/>"
+        f"<text x='50%' y='50%' dy='.35em' text-anchor='middle' font-family='system-ui,sans-serif' "
+        f"font-size='{height // 2}' font-weight='700' fill='{shade}'>{escape(initial)}</text></svg>"
+    )
+    return "data:image/svg+xml," + quote(svg, safe="'=:/,.()-")
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{round(channel * 255):02x}" for channel in rgb)

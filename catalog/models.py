@@ -49,6 +49,20 @@ class Product(models.Model):
     details = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(auto_now=True)
+    # The picture's file, named by its content's hash; its thumbnails are named after it and made
+    # when it is stored (catalog/pictures.py). Its size, upright, gives every thumbnail's size.
+    # db_default: rows written by SQL (the import's upsert, COPY) have none, not a NULL.
+    picture = models.ImageField(upload_to="products/", max_length=200, blank=True, default="", db_default="")
+    picture_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    picture_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    picture_alt = models.CharField(
+        "picture's alt text",
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="What the picture shows, read out to those who cannot see it; empty: the product's name.",
+    )
 
     objects = ProductQuerySet.as_manager()
 
@@ -67,17 +81,36 @@ class Product(models.Model):
                 ),
                 name="product_details_is_object",
             ),
+            # A picture has its size (the thumbnails' sizes follow from it); no picture, no size.
+            models.CheckConstraint(
+                condition=Q(picture="", picture_width__isnull=True, picture_height__isnull=True)
+                # Not NULL, then positive: a CHECK passes what it finds NULL.
+                | (
+                    ~Q(picture="")
+                    & Q(picture_width__isnull=False, picture_height__isnull=False)
+                    & Q(picture_width__gt=0, picture_height__gt=0)
+                ),
+                name="product_picture_has_its_size",
+            ),
         ]
         indexes = [
             # Containment filters (details @> '{"color": "red"}') on any attribute.
             GinIndex(fields=["details"], opclasses=["jsonb_path_ops"], name="product_details_gin"),
             # The catalog list: active products of a category by price (then id, for stable pages),
-            # with the columns it shows: an index-only scan, no sort.
+            # with the columns its cards show, their pictures' too: an index-only scan, no sort.
             models.Index(
                 fields=["category", "price", "id"],
                 name="product_listing",
                 condition=Q(is_active=True),
-                include=["name", "slug", "stock"],
+                include=[
+                    "name",
+                    "slug",
+                    "stock",
+                    "picture",
+                    "picture_width",
+                    "picture_height",
+                    "picture_alt",
+                ],
             ),
         ]
 

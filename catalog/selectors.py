@@ -13,6 +13,7 @@ from django.db.models.functions import Abs
 
 from catalog.filters import SORTS, ProductFilters
 from catalog.models import Category, Product
+from catalog.pictures import StoredPicture
 from shopsite.caching.keys import cache_key
 from shopsite.caching.versioned import get_or_build
 
@@ -24,8 +25,10 @@ CATALOG_TTL = 3600
 FACET_VALUES_SHOWN = 30
 NEWEST_ON_HOME = 8
 RELATED_SHOWN = 4
+# What a product card shows of its picture (catalog.fragments.product_picture): columns of the row.
+PICTURE_COLUMNS = ("picture", "picture_width", "picture_height", "picture_alt")
 # The columns the product list shows: all in the covering index product_listing.
-LISTING_COLUMNS = ("id", "name", "slug", "price", "stock")
+LISTING_COLUMNS = ("id", "name", "slug", "price", "stock", *PICTURE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def newest_products(*, limit: int = NEWEST_ON_HOME) -> list[dict]:
         products = (
             Product.objects.active()
             .order_by("-created", "-id")
-            .values("name", "slug", "price", "category__name")[:limit]
+            .values("name", "slug", "price", "category__name", *PICTURE_COLUMNS)[:limit]
         )
         return list(products)
 
@@ -191,6 +194,7 @@ def product_page(slug: str) -> ProductPage | None:
                 "category__id",
                 "category__name",
                 "category__slug",
+                *PICTURE_COLUMNS,
             )
             .filter(slug=slug)
             .first()
@@ -232,9 +236,20 @@ def related_products(*, product: Product, limit: int = RELATED_SHOWN) -> list[di
         .filter(category_id=product.category_id)
         .exclude(pk=product.pk)
         .order_by(Abs(F("price") - product.price), "id")
-        .values("name", "slug", "price")[:limit]
+        .values("name", "slug", "price", *PICTURE_COLUMNS)[:limit]
     )
     return list(related)
+
+
+def pictures_stored() -> list[StoredPicture]:
+    """Return each picture products show, once, with its size."""
+    rows = (
+        Product.objects.exclude(picture="")
+        .values_list("picture", "picture_width", "picture_height")
+        .order_by("picture")
+        .distinct()
+    )
+    return [StoredPicture(name, width, height) for name, width, height in rows]
 
 
 def product_colors(*, limit: int) -> list[str]:

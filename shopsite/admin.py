@@ -11,6 +11,8 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from shopsite.db.keyset import keyset_rows
 from shopsite.errors import bad_request_page
@@ -33,6 +35,18 @@ def money_column(field: str, *, description: str | None = None) -> Callable[[obj
 
     def column(obj) -> str:
         return money(getattr(obj, field))
+
+    column.__name__ = field  # its cells keep their class, "field-<name>"
+    return admin.display(description=description or field.replace("_", " "), ordering=field)(column)
+
+
+def moment_column(field: str, *, description: str | None = None) -> Callable[[object], str]:
+    """Return an admin column showing the date and time of the model field `field` in short, "6 Dec
+    2026, 16:45" (a third narrower than Django's "Dec. 6, 2026, 4:45 p.m."), sorted by the field."""
+
+    def column(obj) -> str:
+        value = getattr(obj, field)
+        return "-" if value is None else date_format(timezone.localtime(value), "j M Y, H:i")
 
     column.__name__ = field  # its cells keep their class, "field-<name>"
     return admin.display(description=description or field.replace("_", " "), ordering=field)(column)

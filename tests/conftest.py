@@ -94,3 +94,11 @@ def wait_for_replicas(*, timeout: float = 10.0) -> None:
                     " (is it a streaming replica, and is it running?)"
                 )
             time.sleep(0.01)  # a poll interval, bounded by the deadline above
+
+
+@pytest.fixture
+def media_root(settings, tmp_path) -> Path:
+    """Point the pictures' storage (MEDIA_ROOT) at an empty folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT

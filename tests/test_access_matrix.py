@@ -89,6 +89,9 @@ SHOP: dict[str, tuple[Callable[[World], str], dict[str, str]]] = {
     "healthz": (lambda w: reverse("healthz"), by_role("200")),
     # The shop's icon, for everyone.
     "favicon": (lambda w: reverse("favicon"), by_role("302 /static/shopsite/favicon.svg")),
+    # Products' pictures, public; served by Django in development and tests only (nginx in
+    # production). A file that is not there is a 404 (tests/catalog/test_pictures.py opens real ones).
+    "media": (lambda w: reverse("media", kwargs={"path": "products/00/none.jpg"}), by_role("404")),
     "accounts:cart": (lambda w: reverse("accounts:cart"), by_role("200")),
     # Cart changes are POST only: a link or an image cannot change anyone's cart.
     "accounts:cart_add": (lambda w: reverse("accounts:cart_add"), by_role("405")),

@@ -3,12 +3,15 @@ values, and nginx accepts its own (`nginx -t`)."""
 
 import shutil
 import subprocess
+from urllib.error import HTTPError
+from urllib.request import urlopen
 
 import pytest
 from django.conf import settings
 
 from shopsite.localstack import pgbouncer, web
 from shopsite.localstack.config import StackError
+from tests.integration.topology import free_port
 
 
 def test_pgbouncer_ini_carries_the_pool_and_the_web_timeouts_of_the_settings(tmp_path):
@@ -68,3 +71,28 @@ def test_nginx_accepts_the_rendered_configuration(tmp_path):
     assert "listen 127.0.0.1:58080;" in text
     assert "server 127.0.0.1:58081;" in text
     assert "client_max_body_size 10m;" in text
+
+
+@pytest.mark.skipif(
+    not shutil.which("nginx", path="/usr/sbin:/usr/bin"), reason="nginx: make stack-up installs it"
+)
+def test_nginx_serves_pictures_with_a_years_cache_and_their_own_type(tmp_path):
+    thumbnail = tmp_path / "media" / "products" / "3f" / "3f9ac1-320w.webp"
+    thumbnail.parent.mkdir(parents=True)
+    thumbnail.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 ")
+    port = free_port()
+    nginx = web.Nginx(tmp_path / "web", port, free_port(), tmp_path / "static", tmp_path / "media")
+    process = nginx.start()
+    try:
+        with urlopen(f"http://127.0.0.1:{port}/media/products/3f/3f9ac1-320w.webp", timeout=5) as response:
+            headers, body = response.headers, response.read()
+        with pytest.raises(HTTPError) as missing:
+            urlopen(f"http://127.0.0.1:{port}/media/products/3f/none-320w.webp", timeout=5)
+    finally:
+        web.stop_processes([process])
+
+    assert body == thumbnail.read_bytes()
+    assert headers["Content-Type"] == "image/webp"
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert missing.value.code == 404

@@ -3,7 +3,7 @@ the repeated parts of the catalog pages (catalog.fragments)."""
 
 from django import template
 from django.http import QueryDict
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from catalog import fragments
 from catalog.details import MAX_DETAILS_DEPTH
@@ -43,6 +43,12 @@ def stock_state(stock: int) -> dict:
 def product_cards(products, *, stock: bool = False, category: bool = False) -> SafeString:
     """{% product_cards page stock=True %}: a card per product (catalog.fragments)."""
     return fragments.product_cards(products, stock=stock, category=category)
+
+
+@register.simple_tag
+def product_picture(product, shown: str) -> SafeString:
+    """{% product_picture product "page" %}: the product's picture, or its placeholder (catalog.fragments)."""
+    return mark_safe(fragments.product_picture(product, shown=shown))
 
 
 @register.simple_tag

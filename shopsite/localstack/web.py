@@ -28,6 +28,7 @@ GUNICORN_CONFIG = BASE_DIR / "shopsite" / "deploy" / "gunicorn.conf.py"
 WEB_PORT = int(os.environ.get("STACK_WEB_PORT", "8080"))  # nginx, the address to open
 APP_PORT = int(os.environ.get("STACK_APP_PORT", "8081"))  # gunicorn, reached by nginx only
 STATIC_ROOT = BASE_DIR / "var" / "static"  # the settings' STATIC_ROOT: collectstatic's output
+MEDIA_ROOT = BASE_DIR / "var" / "media"  # the settings' MEDIA_ROOT in development: the demo's pictures
 
 
 def render(template: Path, values: dict[str, object]) -> str:
@@ -45,6 +46,7 @@ class Nginx:
     listen_port: int
     app_port: int
     static_root: Path
+    media_root: Path = MEDIA_ROOT
 
     @property
     def conf(self) -> Path:
@@ -76,6 +78,7 @@ class Nginx:
                     "app_address": f"{HOST}:{self.app_port}",
                     "listen_address": f"{HOST}:{self.listen_port}",
                     "static_root": self.static_root,
+                    "media_root": self.media_root,
                 },
             )
         )
@@ -119,6 +122,8 @@ def production_environment(app_port: int) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "shopsite.settings.production",
         "SECRET_KEY": os.environ.get("SECRET_KEY") or secret_key(),
         "ALLOWED_HOSTS": os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost"),
+        # The pictures `make run` seeded, which nginx serves.
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT", str(MEDIA_ROOT)),
         "TRUSTED_PROXY_COUNT": "1",  # nginx
         "SECURE_SSL_REDIRECT": os.environ.get("SECURE_SSL_REDIRECT", "false"),  # plain HTTP here
         "SECURE_HSTS_SECONDS": os.environ.get("SECURE_HSTS_SECONDS", "0"),
@@ -153,7 +158,7 @@ def serve(web_port: int = WEB_PORT, app_port: int = APP_PORT) -> None:
     """Run nginx and gunicorn in the foreground until Ctrl-C (or SIGTERM), then stop both."""
     env = production_environment(app_port)
     collect_static(env)
-    nginx = Nginx(VAR_DIR / "web", web_port, app_port, STATIC_ROOT)
+    nginx = Nginx(VAR_DIR / "web", web_port, app_port, STATIC_ROOT, Path(env["MEDIA_ROOT"]))
     app = start_gunicorn(env, app_port)
     processes = [app]
     try:

@@ -367,6 +367,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# --- Uploaded files: products' pictures and their thumbnails (catalog/pictures.py) ------------
+# Written and named through STORAGES["default"]; nginx serves MEDIA_URL from MEDIA_ROOT in
+# production (shopsite/deploy/nginx.conf), with a year's cache: every name holds its content's hash.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+MEDIA_HOST = re.match(r"(https?:)?//[^/]+", MEDIA_URL)
+if MEDIA_HOST:  # pictures from another host (a CDN): the policy lets pages show them
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(MEDIA_HOST[0])
+# Django serves MEDIA_URL itself only where nothing else does: `make run` and the tests.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=False)
+
 # --- Logging: everything to stderr, where runserver, gunicorn and systemd collect it ---------
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

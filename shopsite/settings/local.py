@@ -31,3 +31,5 @@ STORAGES = {
 if "EMAIL_URL" not in os.environ:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"
+# Uploaded pictures from var/media, as nginx serves them in production.
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)

@@ -1,6 +1,9 @@
 """Settings for the test suite: the local stack's servers, their own Redis database, fast hashing."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,3 +58,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Pictures a test run writes: a folder of each test process, deleted when it ends; tests that
+# count the files written point MEDIA_ROOT at a folder of their own. Served by Django, as in `make run`.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="shopsite-test-media-"))
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+SERVE_MEDIA = True

@@ -1,3 +1,4 @@
+import re
 from decimal import Decimal
 
 import pytest
@@ -79,12 +80,79 @@ def test_customer_change_page_queries_do_not_grow(admin_client, django_assert_nu
     customer = CustomerFactory(user=UserFactory(username="ann"))
     OrderFactory.create_batch(n, customer=customer)
 
-    # user, the customer, its content type (history link), the linked user for the autocomplete box
-    with django_assert_num_queries(4):
+    # user, the customer, its content type (history link), the linked user for the autocomplete
+    # box, how many orders the customer has (the link to them)
+    with django_assert_num_queries(5):
         response = admin_client.get(reverse("admin:accounts_customer_change", args=[customer.pk]))
 
     assert response.status_code == 200
     assert ">ann</option>" in response.content.decode()
+    assert f'?customer={customer.pk}">{n} orders</a>' in response.content.decode()
+
+
+def test_a_customers_page_links_to_their_orders_and_only_theirs(admin_client):
+    ann = CustomerFactory(name="Ann Lee")
+    ann_orders = OrderFactory.create_batch(3, customer=ann)
+    OrderFactory.create_batch(2)  # other customers'
+    page = admin_client.get(reverse("admin:accounts_customer_change", args=[ann.pk])).content.decode()
+    link = re.search(r'<a href="([^"]+)">3 orders</a>', page)[1]
+
+    listed = admin_client.get(link.replace("&amp;", "&"))
+
+    assert sorted(order.pk for order in listed.context["cl"].result_list) == sorted(o.pk for o in ann_orders)
+    # The list says whose orders these are: its customer filter, chosen, names her.
+    assert re.search(
+        r'<li class="selected">\s*<a href="[^"]*customer=\d+[^"]*"[^>]*>Ann Lee</a>', listed.content.decode()
+    )
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_a_customers_orders_list_queries_do_not_grow(admin_client, django_assert_num_queries, n):
+    ann = CustomerFactory()
+    OrderFactory.create_batch(n, customer=ann)
+    OrderFactory.create_batch(n)
+
+    # user, the customer's name (the filter), filtered count, first and last order dates (date
+    # hierarchy), days with orders in that month, page of orders joined to their customers
+    with django_assert_num_queries(6):
+        response = admin_client.get(reverse("admin:accounts_order_changelist"), {"customer": ann.pk})
+
+    assert len(response.context["cl"].result_list) == n
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "99999999999999999999", "1e3", "#1", ""])
+def test_a_customer_filter_that_is_no_customer_lists_nothing_never_a_500(admin_client, value):
+    OrderFactory()
+
+    response = admin_client.get(reverse("admin:accounts_order_changelist"), {"customer": value})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == ([] if value else list(Order.objects.all()))
+
+
+def test_the_customer_filter_offers_no_list_of_every_customer(admin_client):
+    OrderFactory.create_batch(3)
+
+    page = admin_client.get(reverse("admin:accounts_order_changelist")).content.decode()
+
+    assert "By customer" not in page
+
+
+# --- The admin's name -----------------------------------------------------------------------
+
+
+def test_the_admin_says_shopsite_administration(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+
+    assert '<a href="/admin/">shopsite administration</a>' in page  # the header
+    assert "<title>shopsite administration | shopsite administration</title>" in page
+    assert "Django administration" not in page
+
+
+def test_an_order_line_reads_as_its_quantity_and_product_name():
+    item = OrderItemFactory(quantity=2, product=ProductFactory(name="Brass desk lamp"))
+
+    assert str(item) == "2 x Brass desk lamp"
 
 
 # --- Orders ---------------------------------------------------------------------------------
@@ -152,9 +220,11 @@ def test_order_change_page_queries_do_not_grow(admin_client, django_assert_num_q
 
     assert response.status_code == 200
     page = response.content.decode()
-    # Each line's product is labelled and linked, from the product loaded with the line.
+    # Each line's product is labelled and linked, from the product loaded with the line, and each
+    # line reads as what was bought: "3 x Lamp 0", not a product's id.
     for item in items:
         assert f"{item.product.name} ({item.product.sku})" in page
+        assert re.search(rf'<td class="original">\s*<p>\s*3 x {item.product.name}\s', page)
         assert reverse("admin:catalog_product_change", args=[item.product_id]) in page
     assert "59.97" in page  # 3 x 19.99, a line's subtotal
     # Read-only lines: no select of every product.

@@ -14,6 +14,7 @@ from accounts.demo import _lifecycle
 from accounts.models import SHIPPED_STATUSES, Customer, Order, OrderItem, OrderStatus, User
 from catalog.demo import CATEGORY_TEMPLATES, HISTORY_DAYS, NOUN_MATERIALS
 from catalog.models import Category, Product
+from catalog.pictures import thumbnail_name
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def _seed(tmp_path, *args) -> str:
 
 def _snapshot():
     return (
-        list(Product.objects.order_by("sku").values_list("sku", "name", "price", "details")),
+        list(Product.objects.order_by("sku").values_list("sku", "name", "price", "details", "picture")),
         # Not `created`: it counts back from the moment of seeding.
         list(Order.objects.order_by("id").values_list("customer__email", "status", "total")),
         list(OrderItem.objects.order_by("id").values_list("order_id", "product__sku", "quantity")),
@@ -170,3 +171,33 @@ def test_product_names_fit_their_category(tmp_path):
         for noun, material in NOUN_MATERIALS.items():
             if noun in name:
                 assert details["material"] == material, (name, details)
+
+
+def test_every_product_gets_a_picture_of_what_it_is_with_its_thumbnails(tmp_path, media_root):
+    _seed(tmp_path)
+
+    columns = ("picture", "picture_width", "picture_height", "name", "category__name")
+    pictures = Product.objects.values_list(*columns)
+    assert all(width == 640 and height == 480 for _, width, height, _, _ in pictures)
+    for name, *_ in pictures:
+        for width in (160, 320, 640):
+            assert (media_root / thumbnail_name(name, width)).is_file()
+    # Drawn from what the product is and its color ("Parka in navy"): every brand's looks the same.
+    brands = {category: brands for category, _, brands, *_ in CATEGORY_TEMPLATES}
+    drawn = {}
+    for picture, _, _, name, category in pictures:
+        brand = next(brand for brand in brands[category] if name.startswith(f"{brand} "))
+        drawn.setdefault((category, name.removeprefix(f"{brand} ")), set()).add(picture)
+    assert all(len(shown) == 1 for shown in drawn.values()), drawn
+    # Another color, another picture.
+    shirts = [(what.rsplit(" in ")[1], *shown) for (kind, what), shown in drawn.items() if kind == "Shirts"]
+    assert len({picture for _, picture in shirts}) >= len({color for color, _ in shirts}) > 1
+
+
+def test_seeding_again_writes_no_picture_again(tmp_path, media_root):
+    _seed(tmp_path)
+    written = {path: path.stat().st_mtime_ns for path in media_root.rglob("*") if path.is_file()}
+
+    _seed(tmp_path, "--reset")
+
+    assert {path: path.stat().st_mtime_ns for path in media_root.rglob("*") if path.is_file()} == written
