@@ -6,8 +6,10 @@ from decimal import Decimal
 from catalog.pictures import picture_read, picture_store
 from tests.conftest import wait_for_replicas
 from tests.factories import (
+    AddressFactory,
     CategoryFactory,
     CustomerFactory,
+    DeliveryOptionFactory,
     OrderFactory,
     OrderItemFactory,
     ProductFactory,
@@ -39,6 +41,8 @@ def storefront_shop() -> dict:
         product.save()
     user = UserFactory(username="ada", email="ada@example.com", first_name="Ada")
     customer = CustomerFactory(user=user, name="Ada Lovelace", email=user.email)
+    AddressFactory(customer=customer, is_default=True)
+    DeliveryOptionFactory(name="Standard delivery, three to five working days")
     order = OrderFactory(customer=customer, status="paid", total=Decimal("123456.78"))
     for product in products[:4]:
         OrderItemFactory(order=order, product=product, quantity=12, unit_price=Decimal("30864.19"))

@@ -42,6 +42,12 @@ STOREFRONT = [
     Page("checkout", lambda shop: "/checkout/", signed_in=True),
     Page("orders", lambda shop: "/account/orders/", signed_in=True),
     Page("order", lambda shop: f"/account/orders/{shop['order'].pk}/", signed_in=True),
+    Page("account", lambda shop: "/account/", signed_in=True),
+    Page("profile", lambda shop: "/account/profile/", signed_in=True),
+    Page("addresses", lambda shop: "/account/addresses/", signed_in=True),
+    Page("address-new", lambda shop: "/account/addresses/new/", signed_in=True),
+    Page("password-change", lambda shop: "/account/password/", signed_in=True),
+    Page("password-reset", lambda shop: "/account/password/reset/"),
 ]
 
 # Each picture on the page: whether it has loaded (or failed), its box, and its width and height
