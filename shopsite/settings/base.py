@@ -206,30 +206,21 @@ ADMIN_URL_PREFIX = "/admin/"
 # A database that cannot be reached answers 503 with this Retry-After (shopsite.db.outage).
 OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=30)
 BENCHMARK_HELLO_VIEW = env.bool("BENCHMARK_HELLO_VIEW", default=False)  # /bench/hello for bench/web.py
-# The report refresh (reports.services.reports_refresh), for its own transaction only: parallel
-# workers per query (0: one core, so the refresh leaves the others to checkouts) and the memory
-# each sort or hash may take before it spills to disk (a PostgreSQL size: 64MB, 1GB).
+# The report refresh's own transaction (reports.services): parallel workers per query (0: one core,
+# the others left to checkouts) and the memory a sort or hash takes before spilling (64MB, 1GB).
 REPORTS_REFRESH_PARALLEL_WORKERS = env.int("REPORTS_REFRESH_PARALLEL_WORKERS", default=0)
-# A cold dashboard reads its blocks' views all at once over the async pools, where they are open
-# (under ASGI; reports.selectors, docs/SCALING.md).
-DASHBOARD_CONCURRENT_READS = env.bool("DASHBOARD_CONCURRENT_READS", default=True)
 REPORTS_REFRESH_WORK_MEM = env.str("REPORTS_REFRESH_WORK_MEM", default="64MB")
-# Days before today that each refresh counts again (the recent layer) before they are closed; the
-# days of closed orders that change (late payments, cancellations) are found by `updated` anyway.
+# Days before today each refresh counts again before closing them (changed orders' days anyway).
 REPORTS_RECENT_DAYS = env.int("REPORTS_RECENT_DAYS", default=2)
-# How long a dashboard block that includes the open period (today) stays cached: at most this old,
-# and rebuilt at once after an order is placed or changes status.
+# A cold dashboard reads its blocks at once over the async pools, where they are open (ASGI).
+DASHBOARD_CONCURRENT_READS = env.bool("DASHBOARD_CONCURRENT_READS", default=True)
+# How long a dashboard block that includes today stays cached (an order placed or changed renews it).
 DASHBOARD_LIVE_SECONDS = env.int("DASHBOARD_LIVE_SECONDS", default=30)
-if REPORTS_RECENT_DAYS < 1:
-    raise ImproperlyConfigured(f"REPORTS_RECENT_DAYS is '{REPORTS_RECENT_DAYS}': 1 or more")
-if REPORTS_REFRESH_PARALLEL_WORKERS < 0:
-    raise ImproperlyConfigured(
-        f"REPORTS_REFRESH_PARALLEL_WORKERS is '{REPORTS_REFRESH_PARALLEL_WORKERS}': 0 or more"
-    )
+for _name, _least in (("REPORTS_RECENT_DAYS", 1), ("REPORTS_REFRESH_PARALLEL_WORKERS", 0)):
+    if globals()[_name] < _least:
+        raise ImproperlyConfigured(f"{_name} is '{globals()[_name]}': {_least} or more")
 if not re.fullmatch(r"\d+(kB|MB|GB|TB)", REPORTS_REFRESH_WORK_MEM):
-    raise ImproperlyConfigured(
-        f"REPORTS_REFRESH_WORK_MEM is {REPORTS_REFRESH_WORK_MEM!r}: a size such as 64MB"
-    )
+    raise ImproperlyConfigured(f"REPORTS_REFRESH_WORK_MEM is {REPORTS_REFRESH_WORK_MEM!r}: a size, 64MB")
 # Rows per page of a CSV export (shopsite.admin.ChangelistExport): one query each, and the memory
 # an export holds at once, whatever its size.
 CSV_CHUNK_SIZE = 2_000
