@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.postgres.aggregates import JSONBAgg
+from django.contrib.postgres.search import SearchQueryField, TrigramWordSimilarity
 from django.core.cache import cache
 from django.db import connections, router
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, F, FloatField, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Abs
+from django.db.models.functions import Abs, JSONObject
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
-from catalog.filters import SORTS, ProductFilters
-from catalog.models import Category, Product
+from catalog.filters import SORTS, Facet, ProductFilters, SearchTerms
+from catalog.models import NUMERIC_DETAILS, Category, CategoryFacet, Product, detail_number
 from shopsite.caching.keys import cache_key
 from shopsite.caching.versioned import get_or_build
 
@@ -33,7 +37,7 @@ class CategoryInfo:
     id: int
     name: str
     slug: str
-    facets: tuple[str, ...]
+    facets: tuple[Facet, ...] = ()
 
 
 def category_ids_by_slug() -> dict[str, int]:
@@ -71,14 +75,64 @@ class _NoSuchCategory(Exception):
     """Raised out of a cache build so that nothing is cached: random slugs must not fill Redis."""
 
 
+def _facet_rows(category_id) -> Subquery:
+    """Return a subquery of a category's facets as one JSON array, in their order."""
+    rows = (
+        CategoryFacet.objects.filter(category_id=category_id)
+        .values("category_id")
+        .annotate(
+            rows=JSONBAgg(
+                JSONObject(key="key", label="label", unit="unit", kind="kind"), order_by=("position", "id")
+            )
+        )
+        .values("rows")
+    )
+    return Subquery(rows)
+
+
+def _numeric_bounds(category_id) -> dict[str, Subquery]:
+    """Return subqueries of the lowest and highest value of each numeric detail among the
+    category's active products: each reads one entry of its expression index."""
+    bounds = {}
+    for n, key in enumerate(NUMERIC_DETAILS):
+        values = (
+            Product.objects.active()
+            .filter(category_id=category_id)
+            .annotate(number=detail_number(key))
+            .filter(number__isnull=False)
+            .values("number")
+        )
+        bounds[f"low_{n}"] = Subquery(values.order_by("number")[:1])
+        bounds[f"high_{n}"] = Subquery(values.order_by("-number")[:1])
+    return bounds
+
+
+def _facets(rows: list[dict] | None, bounds: dict) -> tuple[Facet, ...]:
+    facets = []
+    for row in rows or ():
+        low = high = None
+        if row["kind"] == "range" and row["key"] in NUMERIC_DETAILS:
+            n = NUMERIC_DETAILS.index(row["key"])
+            low, high = bounds.get(f"low_{n}"), bounds.get(f"high_{n}")
+        facets.append(Facet(row["key"], row["label"], row["unit"], row["kind"], low, high))
+    return tuple(facets)
+
+
 def category_by_slug(slug: str) -> CategoryInfo | None:
-    """Return a category's name and facets, cached; None for an unknown slug."""
+    """Return a category's name and facets, with the range of each numeric facet's values, cached;
+    None for an unknown slug. One query: the facets and the ranges are subqueries."""
 
     def build() -> CategoryInfo:
-        row = Category.objects.filter(slug=slug).values_list("id", "name", "slug", "facets").first()
+        bounds = _numeric_bounds(OuterRef("pk"))
+        row = (
+            Category.objects.filter(slug=slug)
+            .annotate(facet_rows=_facet_rows(OuterRef("pk")), **bounds)
+            .values("id", "name", "slug", "facet_rows", *bounds)
+            .first()
+        )
         if row is None:
             raise _NoSuchCategory(slug)
-        return CategoryInfo(row[0], row[1], row[2], tuple(row[3]))
+        return CategoryInfo(row["id"], row["name"], row["slug"], _facets(row["facet_rows"], row))
 
     try:
         return get_or_build("catalog", "category", slug, build=build, timeout=CATALOG_TTL)
@@ -86,9 +140,16 @@ def category_by_slug(slug: str) -> CategoryInfo | None:
         return None
 
 
-def _filtered(category: CategoryInfo, filters: ProductFilters) -> QuerySet[Product]:
-    """Return the category's active products matching the filters (no ordering, no columns)."""
-    products = Product.objects.active().filter(category_id=category.id)
+def _filtered(
+    category: CategoryInfo | None, filters: ProductFilters, *, search: SearchTerms | None = None
+) -> QuerySet[Product]:
+    """Return the active products (of the category, if any) matching the filters and the search
+    (no ordering, no columns)."""
+    products = Product.objects.active()
+    if category is not None:
+        products = products.filter(category_id=category.id)
+    if search is not None:
+        products = products.filter(id__in=_matches(search))
     if filters.price_min is not None:
         products = products.filter(price__gte=filters.price_min)
     if filters.price_max is not None:
@@ -101,6 +162,12 @@ def _filtered(category: CategoryInfo, filters: ProductFilters) -> QuerySet[Produ
             if _is_number(value):  # imported details may hold 42 as well as "42"
                 any_value |= Q(details__contains={facet: _number(value)})
         products = products.filter(any_value)
+    for facet, (low, high) in filters.ranges.items():
+        # The expression of the index product_<facet>_range: the planner matches it.
+        if low is not None:
+            products = products.filter(GreaterThanOrEqual(detail_number(facet), low))
+        if high is not None:
+            products = products.filter(LessThanOrEqual(detail_number(facet), high))
     return products
 
 
@@ -110,11 +177,25 @@ def products_for_listing(*, category: CategoryInfo, filters: ProductFilters) -> 
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """A bucket of a range facet: the products from `low` to `high` (both included), and how many."""
+
+    low: Decimal
+    high: Decimal
+    count: int
+
+
+@dataclass(frozen=True)
 class ListingSummary:
-    """What a category page shows about all the products matching its filters, not one page."""
+    """What a product list shows about all the products matching its filters, not one page."""
 
     count: int
+    # choice facet -> its values and how many products each would show, most first
     facets: dict[str, list[tuple[str, int]]]
+    # range facet -> its buckets that would show products
+    buckets: dict[str, list[Bucket]] = field(default_factory=dict)
+    # the search page: each category's slug, name and matches (price filters applied), most first
+    categories: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> ListingSummary:
@@ -123,37 +204,76 @@ def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> Listi
     changes with stock, so checkouts leave it cached."""
 
     def build() -> ListingSummary:
-        return ListingSummary(_filtered(category, filters).count(), _facet_counts(category, filters))
+        facets, buckets = _facet_counts(_rows(_facet_branches(category, filters)), category)
+        return ListingSummary(_filtered(category, filters).count(), facets, buckets)
 
     return get_or_build(
         "catalog", "listing", category.id, *filters.cache_parts(), build=build, timeout=CATALOG_TTL
     )
 
 
-def _facet_counts(category: CategoryInfo, filters: ProductFilters) -> dict[str, list[tuple[str, int]]]:
-    """Return, for each facet of the category, its values and how many products each would show.
+def _facet_branches(
+    category: CategoryInfo, filters: ProductFilters, *, search: SearchTerms | None = None
+) -> list[QuerySet]:
+    """Return a query per facet value count (a choice facet) or bucket (a range facet), each a
+    (facet, value, label, n) row or rows.
 
-    A facet's counts apply every filter but its own (choosing red next to blue adds products),
-    so each facet is a branch of one UNION ALL query.
+    A facet's counts apply every filter but its own (choosing red next to blue adds products), so
+    each is a branch of one UNION ALL query. A bucket counts from its low to its high value, both
+    included, as its link filters: each reads its part of the facet's expression index.
     """
-    if not category.facets:
-        return {}
-    branches = [
-        _filtered(category, filters.without(facet))
-        .annotate(facet=Value(facet), value=KeyTextTransform(facet, "details"))
-        .filter(value__isnull=False)
-        .values("facet", "value")
-        .annotate(n=Count("id"))
-        .order_by()
-        for facet in category.facets
-    ]
-    counts: dict[str, list[tuple[str, int]]] = {facet: [] for facet in category.facets}
-    for row in branches[0].union(*branches[1:], all=True):
-        counts[row["facet"]].append((row["value"], row["n"]))
+    branches = []
+    for facet in category.facets:
+        others = _filtered(category, filters.without(facet.key), search=search)
+        if not facet.is_range:
+            branches.append(
+                others.annotate(
+                    facet=Value(facet.key), value=KeyTextTransform(facet.key, "details"), label=Value("")
+                )
+                .filter(value__isnull=False)
+                .values("facet", "value", "label")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+            continue
+        number = detail_number(facet.key)
+        for n, (low, high) in enumerate(facet.buckets()):
+            branches.append(
+                others.filter(GreaterThanOrEqual(number, low), LessThanOrEqual(number, high))
+                .annotate(facet=Value(facet.key), value=Value(str(n)), label=Value(""))
+                .values("facet", "value", "label")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+    return branches
+
+
+def _rows(branches: list[QuerySet]) -> list[dict]:
+    if not branches:
+        return []
+    return list(branches[0].union(*branches[1:], all=True))
+
+
+def _facet_counts(
+    rows: list[dict], category: CategoryInfo
+) -> tuple[dict[str, list[tuple[str, int]]], dict[str, list[Bucket]]]:
+    """Return the choice facets' value counts and the range facets' buckets from the rows of the
+    UNION ALL query (_facet_branches)."""
+    counts: dict[str, list[tuple[str, int]]] = {f.key: [] for f in category.facets if not f.is_range}
+    buckets: dict[str, list[Bucket]] = {f.key: [] for f in category.facets if f.is_range}
+    edges = {f.key: f.buckets() for f in category.facets if f.is_range}
+    for row in rows:
+        if row["facet"] in counts:
+            counts[row["facet"]].append((row["value"], row["n"]))
+        elif row["facet"] in buckets and row["n"]:
+            low, high = edges[row["facet"]][int(row["value"])]
+            buckets[row["facet"]].append(Bucket(low, high, row["n"]))
     for values in counts.values():
         values.sort(key=lambda pair: (-pair[1], pair[0]))
         del values[FACET_VALUES_SHOWN:]
-    return counts
+    for facet_buckets in buckets.values():
+        facet_buckets.sort(key=lambda bucket: bucket.low)
+    return counts, buckets
 
 
 class _NoSuchProduct(Exception):
@@ -164,6 +284,7 @@ class _NoSuchProduct(Exception):
 class ProductPage:
     product: Product  # with its category
     related: list[dict]
+    facets: tuple[Facet, ...] = ()  # its category's: the labels and units of its details
 
 
 def product_page(slug: str) -> ProductPage | None:
@@ -192,13 +313,16 @@ def product_page(slug: str) -> ProductPage | None:
                 "category__name",
                 "category__slug",
             )
+            .annotate(facet_rows=_facet_rows(OuterRef("category_id")))
             .filter(slug=slug)
             .first()
         )
         if product is None:
             raise _NoSuchProduct(slug)
         built.append(product)
-        return ProductPage(product, related_products(product=product))
+        facets = _facets(product.facet_rows, {})
+        del product.facet_rows  # kept in the page's facets, not twice in the cache
+        return ProductPage(product, related_products(product=product), facets)
 
     try:
         page = get_or_build("catalog", "product-page", slug, build=build, timeout=CATALOG_TTL)
@@ -264,3 +388,124 @@ def _is_number(value: str) -> bool:
 
 def _number(value: str) -> int | float:
     return int(value) if value.lstrip("-").isdigit() else float(value)
+
+
+# --- Search ------------------------------------------------------------------------------------
+
+# The products a search matches (catalog_product_matches, migration 0002), materialized once and
+# read under the table's own name by every branch of the summary's UNION ALL (_rows_of_matches).
+MATCHED_PRODUCTS = (
+    "SELECT id, category_id, price, is_active, details FROM catalog_product "
+    "WHERE id IN (SELECT * FROM catalog_product_matches(%s, %s))"
+)
+SEARCH_COLUMNS = (*LISTING_COLUMNS, "category__name", "category__slug")
+
+
+def _matches(search: SearchTerms) -> RawSQL:
+    """Return the subquery of the ids of the active products a search matches.
+
+    catalog_product_matches reads the two GIN indexes at once (a BitmapOr): the full-text one
+    (product_search_vector) and the trigram one (product_search_text_trgm, with
+    pg_trgm.word_similarity_threshold 0.4 set for the function's run only).
+    """
+    return RawSQL("SELECT * FROM catalog_product_matches(%s, %s)", (search.text, search.words))
+
+
+def search_results(
+    *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters
+) -> QuerySet[Product]:
+    """Return the active products matching a search (and the category and filters), with the
+    columns a result shows, best first for the "relevance" sort.
+
+    Full-text matches come first, by ts_rank_cd (name A, category B, facet values C), then the
+    products found only by trigram similarity (a typo, a partial word), most similar first; id
+    breaks ties, so pages never overlap. Two lists rather than one blended score: ts_rank_cd and
+    word_similarity are on scales that do not compare, and a product that has every word typed
+    should never rank below one that only looks like it.
+    """
+    tsquery = Func(Value(search.text), function="catalog_search_tsquery", output_field=SearchQueryField())
+    products = (
+        _filtered(category, filters, search=search)
+        .select_related("category")
+        .only(*SEARCH_COLUMNS)
+        .alias(
+            found=Func(F("search_vector"), tsquery, template="(%(expressions)s)", arg_joiner=" @@ ",
+                       output_field=BooleanField()),
+            rank=Func(F("search_vector"), tsquery, function="ts_rank_cd", output_field=FloatField()),
+            similarity=TrigramWordSimilarity(Value(search.words), "search_text"),
+        )
+    )  # fmt: skip
+    if filters.sort != "relevance":
+        return products.order_by(*SORTS[filters.sort])
+    return products.order_by(
+        F("found").desc(nulls_last=True),
+        F("rank").desc(nulls_last=True),
+        F("similarity").desc(nulls_last=True),
+        "id",
+    )
+
+
+def search_summary(
+    *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters
+) -> ListingSummary:
+    """Return how many products match a search and its filters, each category's matches and,
+    with a category chosen, its facet counts: one query, cached per search, category and filters
+    as a category page's summary is."""
+
+    def build() -> ListingSummary:
+        total = (
+            _filtered(category, filters)
+            .annotate(facet=Value(""), value=Value(""), label=Value(""))
+            .values("facet", "value", "label")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        # Every category's matches under the price filters: the other facets are the category's own.
+        by_category = (
+            _filtered(None, ProductFilters(filters.price_min, filters.price_max))
+            .annotate(facet=Value("category"), value=F("category__slug"), label=F("category__name"))
+            .values("facet", "value", "label")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        facet_branches = _facet_branches(category, filters) if category is not None else []
+        rows = _rows_of_matches([total, by_category, *facet_branches], search)
+        count = next(row["n"] for row in rows if row["facet"] == "")
+        categories = sorted(
+            ((row["value"], row["label"], row["n"]) for row in rows if row["facet"] == "category"),
+            key=lambda item: (-item[2], item[1]),
+        )
+        facet_rows = [row for row in rows if row["facet"] not in ("", "category")]
+        facets, buckets = _facet_counts(facet_rows, category) if category is not None else ({}, {})
+        return ListingSummary(count, facets, buckets, categories)
+
+    category_id = category.id if category is not None else None
+    return get_or_build(
+        "catalog",
+        "search",
+        search.text,
+        category_id,
+        *filters.cache_parts(),
+        build=build,
+        timeout=CATALOG_TTL,
+    )
+
+
+def _rows_of_matches(branches: list[QuerySet], search: SearchTerms) -> list[dict]:
+    """Return the rows of the UNION ALL of `branches` over the products a search matches only,
+    found once for all of them.
+
+    The branches are the category page's own queries of the table; a WITH in front of them names
+    the matching products `catalog_product`, materialized once, so that each branch reads those
+    few rows rather than running the search again (two GIN index scans and their rechecks each).
+    """
+    union = branches[0].union(*branches[1:], all=True)
+    alias = router.db_for_read(Product)
+    sql, params = union.query.get_compiler(using=alias).as_sql()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            f"WITH catalog_product AS MATERIALIZED ({MATCHED_PRODUCTS}) {sql}",
+            [search.text, search.words, *params],
+        )
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
