@@ -106,6 +106,7 @@ def number_text(value: Decimal | None) -> str:
 
 def hidden_inputs(fields: Iterable[tuple[str, str]]) -> SafeString:
     """Return a hidden input per (name, value)."""
-    return mark_safe(
-        "".join(f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in fields)
+    inputs = (
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in fields
     )
+    return mark_safe("".join(inputs))

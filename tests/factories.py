@@ -26,7 +26,8 @@ class CategoryFactory(factory.django.DjangoModelFactory):
             return
         declared = ["color", "size", "brand"] if extracted is None else extracted
         CategoryFacet.objects.bulk_create(
-            CategoryFacet(category=category, position=n, **facet_fields(facet)) for n, facet in enumerate(declared)
+            CategoryFacet(category=category, position=n, **facet_fields(facet))
+            for n, facet in enumerate(declared)
         )
 
 

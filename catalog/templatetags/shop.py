@@ -182,7 +182,8 @@ def filter_inputs(filters: ProductFilters, **extra) -> SafeString:
     another form of the page: the sort's."""
     fields = [(key, value) for key, values in filters.attributes.items() for value in values]
     for key, bounds in filters.ranges.items():
-        fields += [(name, number_text(bound)) for name, bound in zip(range_parameters(key), bounds, strict=True)]
+        names = range_parameters(key)
+        fields += [(name, number_text(bound)) for name, bound in zip(names, bounds, strict=True)]
     fields += [("price_min", number_text(filters.price_min)), ("price_max", number_text(filters.price_max))]
     fields += [(name, value) for name, value in extra.items()]
     return fragments.hidden_inputs((name, value) for name, value in fields if value not in (None, ""))

@@ -85,7 +85,8 @@ def _category_form(category, facets: list[dict]) -> dict:
         "facets-MAX_NUM_FORMS": "1000",
     }
     for n, facet in enumerate(facets):
-        fields = {"label": facet["key"].capitalize(), "unit": "", "kind": "choice", "position": str(n), **facet}
+        fields = {"label": facet["key"].capitalize(), "unit": "", "kind": "choice", "position": str(n)}
+        fields.update(facet)
         data.update({f"facets-{n}-{name}": value for name, value in fields.items()})
     return data
 
@@ -135,7 +136,9 @@ def test_two_facets_reading_one_query_string_name_are_rejected(admin_client):
     )
 
 
-def test_category_facets_of_simple_keys_save_and_bump_the_catalog(admin_client, django_capture_on_commit_callbacks):
+def test_category_facets_of_simple_keys_save_and_bump_the_catalog(
+    admin_client, django_capture_on_commit_callbacks
+):
     category = CategoryFactory(facets=[])
     facets = [{"key": "color"}, {"key": "ram_gb", "label": "RAM", "unit": "GB", "kind": "range"}]
 
