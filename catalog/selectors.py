@@ -398,7 +398,8 @@ MATCHED_PRODUCTS = (
     "SELECT id, category_id, price, is_active, details FROM catalog_product "
     "WHERE id IN (SELECT * FROM catalog_product_matches(%s, %s))"
 )
-SEARCH_COLUMNS = (*LISTING_COLUMNS, "category__name", "category__slug")
+# What a result shows: the list's columns and the product's category.
+SEARCH_COLUMNS = (*LISTING_COLUMNS, "category__name")
 
 
 def _matches(search: SearchTerms) -> RawSQL:
@@ -413,7 +414,7 @@ def _matches(search: SearchTerms) -> RawSQL:
 
 def search_results(
     *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters
-) -> QuerySet[Product]:
+) -> QuerySet:
     """Return the active products matching a search (and the category and filters), with the
     columns a result shows, best first for the "relevance" sort.
 
@@ -426,8 +427,6 @@ def search_results(
     tsquery = Func(Value(search.text), function="catalog_search_tsquery", output_field=SearchQueryField())
     products = (
         _filtered(category, filters, search=search)
-        .select_related("category")
-        .only(*SEARCH_COLUMNS)
         .alias(
             found=Func(F("search_vector"), tsquery, template="(%(expressions)s)", arg_joiner=" @@ ",
                        output_field=BooleanField()),
@@ -436,13 +435,13 @@ def search_results(
         )
     )  # fmt: skip
     if filters.sort != "relevance":
-        return products.order_by(*SORTS[filters.sort])
+        return products.order_by(*SORTS[filters.sort]).values(*SEARCH_COLUMNS)
     return products.order_by(
         F("found").desc(nulls_last=True),
         F("rank").desc(nulls_last=True),
         F("similarity").desc(nulls_last=True),
         "id",
-    )
+    ).values(*SEARCH_COLUMNS)
 
 
 def search_summary(
