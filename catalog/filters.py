@@ -40,8 +40,9 @@ def range_parameters(key: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class SearchTerms:
     """A search as the database reads it: `text` for websearch_to_tsquery (quotes, OR and -word
-    keep their meaning there), `words` for trigram similarity (its words without operators or
-    negated words; None when it has none: such a search finds nothing by similarity)."""
+    keep their meaning there), `words` for trigram similarity: its words, letters and digits only;
+    None when it has none, or when it uses that syntax (a customer who writes "-blue" or quotes
+    asks for exactly that, not for what looks like it). None finds nothing by similarity."""
 
     text: str
     words: str | None
@@ -50,8 +51,10 @@ class SearchTerms:
     def of(cls, typed: str) -> SearchTerms:
         """Return the terms of a search as typed (already checked by the form)."""
         text = " ".join(typed.split())
-        kept = [token for token in text.split() if not token.startswith("-") and token.lower() != "or"]
-        words = " ".join(WORD.findall(" ".join(kept).replace("_", " ")))
+        tokens = text.lower().split()
+        if '"' in text or "or" in tokens or any(token.startswith("-") for token in tokens):
+            return cls(text, None)
+        words = " ".join(WORD.findall(text.replace("_", " ")))
         return cls(text, words or None)
 
 

@@ -452,23 +452,7 @@ def search_summary(
     as a category page's summary is."""
 
     def build() -> ListingSummary:
-        total = (
-            _filtered(category, filters)
-            .annotate(facet=Value(""), value=Value(""), label=Value(""))
-            .values("facet", "value", "label")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        # Every category's matches under the price filters: the other facets are the category's own.
-        by_category = (
-            _filtered(None, ProductFilters(filters.price_min, filters.price_max))
-            .annotate(facet=Value("category"), value=F("category__slug"), label=F("category__name"))
-            .values("facet", "value", "label")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        facet_branches = _facet_branches(category, filters) if category is not None else []
-        rows = _rows_of_matches([total, by_category, *facet_branches], search)
+        rows = _rows_of_matches(search_summary_branches(category=category, filters=filters), search)
         count = next(row["n"] for row in rows if row["facet"] == "")
         categories = sorted(
             ((row["value"], row["label"], row["n"]) for row in rows if row["facet"] == "category"),
@@ -490,6 +474,27 @@ def search_summary(
     )
 
 
+def search_summary_branches(*, category: CategoryInfo | None, filters: ProductFilters) -> list[QuerySet]:
+    """Return the branches of a search's summary, as queries of all products (_rows_of_matches
+    runs them over the matching ones only): the total, each category's, the category's facets'."""
+    total = (
+        _filtered(category, filters)
+        .annotate(facet=Value(""), value=Value(""), label=Value(""))
+        .values("facet", "value", "label")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    # Every category's matches under the price filters: the other facets are the category's own.
+    by_category = (
+        _filtered(None, ProductFilters(filters.price_min, filters.price_max))
+        .annotate(facet=Value("category"), value=F("category__slug"), label=F("category__name"))
+        .values("facet", "value", "label")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [total, by_category, *(_facet_branches(category, filters) if category is not None else [])]
+
+
 def _rows_of_matches(branches: list[QuerySet], search: SearchTerms) -> list[dict]:
     """Return the rows of the UNION ALL of `branches` over the products a search matches only,
     found once for all of them.
@@ -498,13 +503,19 @@ def _rows_of_matches(branches: list[QuerySet], search: SearchTerms) -> list[dict
     the matching products `catalog_product`, materialized once, so that each branch reads those
     few rows rather than running the search again (two GIN index scans and their rechecks each).
     """
-    union = branches[0].union(*branches[1:], all=True)
     alias = router.db_for_read(Product)
-    sql, params = union.query.get_compiler(using=alias).as_sql()
+    sql, params = matched_rows_sql(branches, search, using=alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(
-            f"WITH catalog_product AS MATERIALIZED ({MATCHED_PRODUCTS}) {sql}",
-            [search.text, search.words, *params],
-        )
+        cursor.execute(sql, params)
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def matched_rows_sql(branches: list[QuerySet], search: SearchTerms, *, using: str) -> tuple[str, list]:
+    """Return the statement _rows_of_matches runs, and its parameters."""
+    sql, params = branches[0].union(*branches[1:], all=True).query.get_compiler(using=using).as_sql()
+    return f"WITH catalog_product AS MATERIALIZED ({MATCHED_PRODUCTS}) {sql}", [
+        search.text,
+        search.words,
+        *params,
+    ]

@@ -121,6 +121,8 @@ AS $$
       FROM websearch_to_tsquery('english', query) AS q
 $$;
 
+-- A product is like the words when the words as a whole are like a part of its name and category
+-- (what the trigram index finds) and so is each word: "black laptops" is not like a black shirt.
 CREATE FUNCTION catalog_product_matches(query text, words text) RETURNS SETOF bigint
     LANGUAGE sql STABLE ROWS 100
     SET pg_trgm.word_similarity_threshold = 0.4
@@ -128,7 +130,10 @@ AS $$
     SELECT id
       FROM catalog_product
      WHERE is_active
-       AND (search_vector @@ catalog_search_tsquery(query) OR words <% search_text)
+       AND (search_vector @@ catalog_search_tsquery(query)
+            OR (words <% search_text
+                AND NOT EXISTS (SELECT FROM unnest(string_to_array(words, ' ')) AS word
+                                 WHERE NOT word <% search_text)))
 $$;
 """
 
