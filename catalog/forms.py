@@ -68,6 +68,13 @@ class ProductFilterForm(forms.Form):
             max_digits=20,
             decimal_places=6,
             label=label,
+            error_messages={
+                "max_value": "Enter a smaller number.",
+                "min_value": "Enter a larger number.",
+                "max_digits": "Enter a shorter number.",
+                "max_whole_digits": "Enter a smaller number.",
+                "max_decimal_places": "Enter at most 6 decimal places.",
+            },
         )
 
     def clean(self):
