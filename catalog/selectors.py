@@ -140,16 +140,12 @@ def category_by_slug(slug: str) -> CategoryInfo | None:
         return None
 
 
-def _filtered(
-    category: CategoryInfo | None, filters: ProductFilters, *, search: SearchTerms | None = None
-) -> QuerySet[Product]:
-    """Return the active products (of the category, if any) matching the filters and the search
-    (no ordering, no columns)."""
+def _filtered(category: CategoryInfo | None, filters: ProductFilters) -> QuerySet[Product]:
+    """Return the active products (of the category, if any) matching the filters (no ordering,
+    no columns)."""
     products = Product.objects.active()
     if category is not None:
         products = products.filter(category_id=category.id)
-    if search is not None:
-        products = products.filter(id__in=_matches(search))
     if filters.price_min is not None:
         products = products.filter(price__gte=filters.price_min)
     if filters.price_max is not None:
@@ -196,6 +192,8 @@ class ListingSummary:
     buckets: dict[str, list[Bucket]] = field(default_factory=dict)
     # the search page: each category's slug, name and matches (price filters applied), most first
     categories: list[tuple[str, str, int]] = field(default_factory=list)
+    # the search page: whether the matches are full-text ones (else: like the words)
+    exact: bool = True
 
 
 def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> ListingSummary:
@@ -212,9 +210,7 @@ def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> Listi
     )
 
 
-def _facet_branches(
-    category: CategoryInfo, filters: ProductFilters, *, search: SearchTerms | None = None
-) -> list[QuerySet]:
+def _facet_branches(category: CategoryInfo, filters: ProductFilters) -> list[QuerySet]:
     """Return a query per facet value count (a choice facet) or bucket (a range facet), each a
     (facet, value, label, n) row or rows.
 
@@ -224,7 +220,7 @@ def _facet_branches(
     """
     branches = []
     for facet in category.facets:
-        others = _filtered(category, filters.without(facet.key), search=search)
+        others = _filtered(category, filters.without(facet.key))
         if not facet.is_range:
             branches.append(
                 others.annotate(
@@ -392,75 +388,84 @@ def _number(value: str) -> int | float:
 
 # --- Search ------------------------------------------------------------------------------------
 
-# The products a search matches (catalog_product_matches, migration 0002), materialized once and
-# read under the table's own name by every branch of the summary's UNION ALL (_rows_of_matches).
+# The products a search matches (catalog_product_matches, migration 0002), with the columns its
+# summary counts by: found once, materialized, and read under the table's own name by every
+# branch of the summary's UNION ALL (_rows_of_matches).
 MATCHED_PRODUCTS = (
-    "SELECT id, category_id, price, is_active, details FROM catalog_product "
-    "WHERE id IN (SELECT * FROM catalog_product_matches(%s, %s))"
+    "SELECT id, category_id, price, is_active, details, exact FROM catalog_product_matches(%s, %s)"
 )
+# One more branch of that UNION ALL: how many of the matches are full-text ones (all or none).
+EXACT_BRANCH = "(SELECT 'exact', '', '', count(*) FILTER (WHERE exact) FROM catalog_product)"
 # What a result shows: the list's columns and the product's category.
 SEARCH_COLUMNS = (*LISTING_COLUMNS, "category__name")
 
 
-def _matches(search: SearchTerms) -> RawSQL:
-    """Return the subquery of the ids of the active products a search matches.
+def _tsquery(search: SearchTerms) -> Func:
+    """Return the search as a tsquery: websearch_to_tsquery's, every word a prefix (migration 0002)."""
+    return Func(Value(search.text), function="catalog_search_tsquery", output_field=SearchQueryField())
 
-    catalog_product_matches reads the two GIN indexes at once (a BitmapOr): the full-text one
-    (product_search_vector) and the trigram one (product_search_text_trgm, with
-    pg_trgm.word_similarity_threshold 0.4 set for the function's run only).
-    """
-    return RawSQL("SELECT * FROM catalog_product_matches(%s, %s)", (search.text, search.words))
+
+def _full_text_match(search: SearchTerms) -> Func:
+    """Return `search_vector @@ tsquery`: what the GIN index product_search_vector serves."""
+    return Func(
+        F("search_vector"),
+        _tsquery(search),
+        template="(%(expressions)s)",
+        arg_joiner=" @@ ",
+        output_field=BooleanField(),
+    )
 
 
 def search_results(
-    *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters
+    *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters, exact: bool
 ) -> QuerySet:
     """Return the active products matching a search (and the category and filters), with the
     columns a result shows, best first for the "relevance" sort.
 
-    Full-text matches come first, by ts_rank_cd (name A, category B, facet values C), then the
-    products found only by trigram similarity (a typo, a partial word), most similar first; id
-    breaks ties, so pages never overlap. Two lists rather than one blended score: ts_rank_cd and
-    word_similarity are on scales that do not compare, and a product that has every word typed
-    should never rank below one that only looks like it.
+    Full-text matches (`exact`, as the search's summary found), every word a prefix so that a
+    partial word finds its product, ranked by ts_rank_cd (name A, category B, facet values C).
+    When there are none, the products whose name and category are like the words (trigram
+    similarity: a typo), most similar first. id breaks ties, so pages never overlap.
+
+    The fuzzy matches only when there are no exact ones, rather than after them: at the
+    similarity that forgives two letters swapped, "headph" is as like "Hearth" as a typo is like
+    its word, so a fuzzy tail would add noise to every search, to its count and to the facet
+    counts customers filter by, and make every search pay for rechecking it; and the two scores
+    do not compare, so there is no one list to blend them into.
     """
-    tsquery = Func(Value(search.text), function="catalog_search_tsquery", output_field=SearchQueryField())
-    products = (
-        _filtered(category, filters, search=search)
-        .alias(
-            found=Func(F("search_vector"), tsquery, template="(%(expressions)s)", arg_joiner=" @@ ",
-                       output_field=BooleanField()),
-            rank=Func(F("search_vector"), tsquery, function="ts_rank_cd", output_field=FloatField()),
-            similarity=TrigramWordSimilarity(Value(search.words), "search_text"),
+    products = _filtered(category, filters)
+    if exact:
+        products = products.filter(_full_text_match(search)).alias(
+            score=Func(F("search_vector"), _tsquery(search), function="ts_rank_cd", output_field=FloatField())
         )
-    )  # fmt: skip
+    else:
+        ids = RawSQL("SELECT id FROM catalog_product_matches(%s, %s)", (search.text, search.words))
+        products = products.filter(id__in=ids).alias(
+            score=TrigramWordSimilarity(Value(search.words), "search_text")
+        )
     if filters.sort != "relevance":
         return products.order_by(*SORTS[filters.sort]).values(*SEARCH_COLUMNS)
-    return products.order_by(
-        F("found").desc(nulls_last=True),
-        F("rank").desc(nulls_last=True),
-        F("similarity").desc(nulls_last=True),
-        "id",
-    ).values(*SEARCH_COLUMNS)
+    return products.order_by(F("score").desc(nulls_last=True), "id").values(*SEARCH_COLUMNS)
 
 
 def search_summary(
     *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters
 ) -> ListingSummary:
-    """Return how many products match a search and its filters, each category's matches and,
-    with a category chosen, its facet counts: one query, cached per search, category and filters
-    as a category page's summary is."""
+    """Return how many products match a search and its filters, whether by full text, each
+    category's matches and, with a category chosen, its facet counts: one query, cached per
+    search, category and filters as a category page's summary is."""
 
     def build() -> ListingSummary:
         rows = _rows_of_matches(search_summary_branches(category=category, filters=filters), search)
         count = next(row["n"] for row in rows if row["facet"] == "")
+        exact = next(row["n"] for row in rows if row["facet"] == "exact") > 0
         categories = sorted(
             ((row["value"], row["label"], row["n"]) for row in rows if row["facet"] == "category"),
             key=lambda item: (-item[2], item[1]),
         )
-        facet_rows = [row for row in rows if row["facet"] not in ("", "category")]
+        facet_rows = [row for row in rows if row["facet"] not in ("", "category", "exact")]
         facets, buckets = _facet_counts(facet_rows, category) if category is not None else ({}, {})
-        return ListingSummary(count, facets, buckets, categories)
+        return ListingSummary(count, facets, buckets, categories, exact)
 
     category_id = category.id if category is not None else None
     return get_or_build(
@@ -501,7 +506,7 @@ def _rows_of_matches(branches: list[QuerySet], search: SearchTerms) -> list[dict
 
     The branches are the category page's own queries of the table; a WITH in front of them names
     the matching products `catalog_product`, materialized once, so that each branch reads those
-    few rows rather than running the search again (two GIN index scans and their rechecks each).
+    few rows rather than running the search again (an index scan and its rechecks each).
     """
     alias = router.db_for_read(Product)
     sql, params = matched_rows_sql(branches, search, using=alias)
@@ -514,8 +519,5 @@ def _rows_of_matches(branches: list[QuerySet], search: SearchTerms) -> list[dict
 def matched_rows_sql(branches: list[QuerySet], search: SearchTerms, *, using: str) -> tuple[str, list]:
     """Return the statement _rows_of_matches runs, and its parameters."""
     sql, params = branches[0].union(*branches[1:], all=True).query.get_compiler(using=using).as_sql()
-    return f"WITH catalog_product AS MATERIALIZED ({MATCHED_PRODUCTS}) {sql}", [
-        search.text,
-        search.words,
-        *params,
-    ]
+    statement = f"WITH catalog_product AS MATERIALIZED ({MATCHED_PRODUCTS}) {sql} UNION ALL {EXACT_BRANCH}"
+    return statement, [search.text, search.words, *params]

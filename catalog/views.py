@@ -98,7 +98,9 @@ def search(request):
     }
     if terms is not None:
         summary = selectors.search_summary(search=terms, category=category, filters=filters)
-        products = selectors.search_results(search=terms, category=category, filters=filters)
+        products = selectors.search_results(
+            search=terms, category=category, filters=filters, exact=summary.exact
+        )
         paginator = CountedPaginator(products, PAGE_SIZE, count=summary.count)
         try:
             context["page"] = paginator.page(form.page_number())

@@ -111,29 +111,41 @@ DROP FUNCTION IF EXISTS catalog_product_search_fields();
 # the query, or whose name and category are like its words. The word similarity threshold is set
 # for the function's run only (a SET clause): a session SET would stay on the pooled server
 # connection (PgBouncer, transaction pooling) for whoever gets it next.
-PRODUCT_MATCHES = """
+PRODUCT_MATCHES = r"""
 CREATE FUNCTION catalog_search_tsquery(query text) RETURNS tsquery
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    -- NULL for a query with nothing to look up in the index (only stop words, or only negations
-    -- such as "-laptop", which every other product matches): such a query matches nothing.
+    -- websearch_to_tsquery's query with every word a prefix ('headph':* finds headphones), or NULL
+    -- for a query with nothing to look up in the index (only stop words, or only negations such
+    -- as "-laptop", which every other product matches): such a query matches nothing.
     SELECT CASE WHEN querytree(q) IN ('', 'T') THEN NULL ELSE q END
-      FROM websearch_to_tsquery('english', query) AS q
+      FROM CAST(regexp_replace(websearch_to_tsquery('english', query)::text,
+                               '(''(?:[^'']|'''')*'')', '\1:*', 'g') AS tsquery) AS q
 $$;
 
--- A product is like the words when the words as a whole are like a part of its name and category
--- (what the trigram index finds) and so is each word: "black laptops" is not like a black shirt.
-CREATE FUNCTION catalog_product_matches(query text, words text) RETURNS SETOF bigint
+-- The active products a search matches, with the columns the search's summary counts by, and
+-- whether they matched by full text (exact) or by similarity: the full-text matches; when there
+-- are none, the products whose name and category are like the words, as a whole (what the
+-- trigram index finds) and each word ("black laptps" is not like a black shirt). The trigram
+-- index is read only when the full-text matches, found first, are none.
+CREATE FUNCTION catalog_product_matches(query text, words text)
+    RETURNS TABLE (id bigint, category_id bigint, price numeric, is_active boolean, details jsonb, exact boolean)
     LANGUAGE sql STABLE ROWS 100
-    SET pg_trgm.word_similarity_threshold = 0.4
+    SET pg_trgm.word_similarity_threshold = 0.3
 AS $$
-    SELECT id
-      FROM catalog_product
-     WHERE is_active
-       AND (search_vector @@ catalog_search_tsquery(query)
-            OR (words <% search_text
-                AND NOT EXISTS (SELECT FROM unnest(string_to_array(words, ' ')) AS word
-                                 WHERE NOT word <% search_text)))
+    WITH exact AS MATERIALIZED (
+        SELECT p.id, p.category_id, p.price, p.is_active, p.details
+          FROM catalog_product AS p
+         WHERE p.is_active AND p.search_vector @@ catalog_search_tsquery($1)
+    )
+    SELECT exact.*, true FROM exact
+    UNION ALL
+    SELECT p.id, p.category_id, p.price, p.is_active, p.details, false
+      FROM catalog_product AS p
+     WHERE p.is_active
+       AND $2 <% p.search_text
+       AND NOT EXISTS (SELECT FROM unnest(string_to_array($2, ' ')) AS word WHERE NOT word <% p.search_text)
+       AND NOT EXISTS (SELECT FROM exact)
 $$;
 """
 

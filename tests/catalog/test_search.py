@@ -92,19 +92,32 @@ def test_a_partial_word_finds_the_product(client, laptops, shirts):
     assert _names(_search(client, q="ultrab")) == ["Lumen Ultrabook in black"]
 
 
-def test_full_text_matches_rank_name_then_category_then_facet_values_then_similar_names(client):
+def test_full_text_matches_rank_name_then_category_then_facet_values(client):
     lamps = CategoryFactory(name="Lamps", slug="lamps", facets=["color"])
     decor = CategoryFactory(name="Decor", slug="decor", facets=["style"])
     other = CategoryFactory(name="Tools", slug="tools", facets=["color"])
     ProductFactory(category=decor, name="Shade", details={"style": "lamp"})  # a facet value (C)
     ProductFactory(category=lamps, name="Reading light")  # its category (B)
     ProductFactory(category=other, name="Brass lamp")  # its name (A)
-    ProductFactory(category=other, name="Lampshade holder")  # like the word only: trigrams
+    ProductFactory(category=other, name="Lampshade holder")  # its name, the word a prefix (A)
     ProductFactory(category=other, name="Hammer", details={"style": "lamp"})  # not a facet of Tools
 
     names = _names(_search(client, q="lamp"))
 
-    assert names == ["Brass lamp", "Reading light", "Shade", "Lampshade holder"]
+    assert names == ["Brass lamp", "Lampshade holder", "Reading light", "Shade"]
+
+
+def test_products_like_the_words_are_listed_only_when_nothing_has_every_word(client, laptops):
+    ProductFactory(category=laptops, name="Lumen Ultrabook")
+    ProductFactory(category=laptops, name="Lumen Notebook")
+
+    exact = _search(client, q="notebook")
+    fuzzy = _search(client, q="notebok")
+
+    assert _names(exact) == ["Lumen Notebook"]  # not the ultrabook, though it looks like it
+    assert _names(fuzzy) == ["Lumen Notebook"]
+    assert "these are the products most like it" in fuzzy.content.decode()
+    assert "most like it" not in exact.content.decode()
 
 
 def test_every_word_must_match_in_full_text_and_quotes_or_and_minus_keep_their_meaning(
@@ -137,7 +150,7 @@ def test_the_search_columns_follow_every_write_that_changes_them(laptops):
     def found(query: str) -> bool:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT %s IN (SELECT * FROM catalog_product_matches(%s, %s))", [product.pk, query, query]
+                "SELECT %s IN (SELECT id FROM catalog_product_matches(%s, %s))", [product.pk, query, query]
             )
             return cursor.fetchone()[0]
 
