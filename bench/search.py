@@ -101,10 +101,15 @@ def _wait_for_replicas(urls: str, products: int) -> None:
     deadline = time.monotonic() + REPLAY_WAIT_SECONDS
     for url in filter(None, urls.split(",")):
         while True:
-            with psycopg2.connect(url) as replica, replica.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM catalog_product")
-                if cursor.fetchone()[0] == products:
-                    break
+            replica = psycopg2.connect(url)
+            try:
+                with replica.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM catalog_product")
+                    replayed = cursor.fetchone()[0] == products
+            finally:
+                replica.close()
+            if replayed:
+                break
             if time.monotonic() > deadline:
                 sys.exit(f"bench/search.py: a replica had not replayed the seed after {REPLAY_WAIT_SECONDS}s")
             time.sleep(0.5)
@@ -119,7 +124,7 @@ def run(url: str, *, products: int, seconds: int, runs: int, connections: int) -
         hello = [wrk(base + "/bench/hello", seconds=seconds, connections=connections) for _ in range(runs)]
         for name, typed in SEARCHES:
             path = "/search/?" + urllib.parse.urlencode({"q": typed})
-            page = urllib.request.urlopen(base + path, timeout=30).read().decode()  # and warms the caches
+            page = _first_page(base + path)  # and warms the caches
             found = int(re.search(r"([\d,]+) products?<", page)[1].replace(",", ""))
             for way, script in WAYS:
                 results = [
@@ -128,6 +133,19 @@ def run(url: str, *, products: int, seconds: int, runs: int, connections: int) -
                 ]
                 rows.append((name, typed, found, way, results))
     return report(products, seconds, runs, connections, hello, rows)
+
+
+def _first_page(url: str) -> str:
+    """Return the page at `url`, waiting up to REPLAY_WAIT_SECONDS for the site to answer it (a
+    replica may still be replaying the seed's VACUUM, whose lock holds its reads)."""
+    deadline = time.monotonic() + REPLAY_WAIT_SECONDS
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=30).read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def report(products, seconds, runs, connections, hello, rows) -> tuple[str, dict]:
