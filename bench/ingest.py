@@ -57,7 +57,7 @@ def main() -> None:
     from accounts.demo import DemoSizes, demo_seed, shop_reset
     from accounts.models import Customer, Order, OrderItem
     from catalog.importing import product_rows
-    from catalog.models import Category, Product
+    from catalog.models import Category, CategoryFacet, Product
     from catalog.selectors import category_ids_by_slug
     from catalog.services import products_import
 
@@ -115,8 +115,9 @@ def main() -> None:
     # --- Products: import_products (COPY + upsert) vs raw COPY into a table of the same shape ---
     with transaction.atomic():
         shop_reset()
-    Category.objects.bulk_create(
-        [Category(name=f"Cat {n}", slug=f"cat-{n}", facets=["color"]) for n in range(10)]
+    categories = Category.objects.bulk_create([Category(name=f"Cat {n}", slug=f"cat-{n}") for n in range(10)])
+    CategoryFacet.objects.bulk_create(
+        CategoryFacet(category=c, key="color", label="Color") for c in categories
     )
     path = BASE_DIR / "var" / "bench-products.csv"
     with open(path, "w", newline="") as handle:

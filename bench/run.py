@@ -5,7 +5,8 @@
 
 Each scenario is a script of its own in bench/ (runnable alone), run here as a subprocess against
 the database `<name>_bench` (`<name>_bench_smoke` for a smoke run; the ingest scenario empties a
-database of its own). The summary checks the shop's goals with ratios measured in this one run.
+database of its own, and the search scenario seeds 100,000 products into one of its own). The
+summary checks the shop's goals with ratios measured in this one run.
 Every load targets 127.0.0.1 and is bounded in time; every server started is stopped.
 """
 
@@ -43,6 +44,7 @@ FULL = {
     "refresh_load": [],
     "topology": ["--seconds", "5", "--workers", "32", "--connections", "64", "--storm", "300"],
     "async_io": ["--seconds", "4", "--runs", "3"],
+    "search": ["--products", "100000", "--seconds", "5", "--runs", "3"],
 }
 SMOKE = {
     "ingest": ["--products", "2000", "--orders", "300", "--bulk-orders", "100", "--save-orders", "20"],
@@ -53,6 +55,7 @@ SMOKE = {
     "refresh_load": ["--connections", "2", "--runs", "1", "--seconds", "2"],
     "topology": ["--seconds", "1", "--workers", "4", "--connections", "4", "--storm", "20"],
     "async_io": ["--seconds", "1", "--runs", "1", "--latencies", "0,20", "--connections", "8,256"],
+    "search": ["--products", "3000", "--seconds", "1", "--runs", "1", "--connections", "2"],
 }
 TITLES = {
     "ingest": "1. Ingest",
@@ -63,6 +66,7 @@ TITLES = {
     "refresh_load": "6. Concurrent refresh under load",
     "topology": "7. Production topology (PgBouncer, nginx)",
     "async_io": "8. Async I/O against its sync twin",
+    "search": "9. Search at 100,000 products",
 }
 
 

@@ -39,9 +39,13 @@ def session_of(user: User | None) -> str:
 
 
 def main(visitors: int) -> None:
+    first_facets: dict[str, str] = {}
+    choices = Category.objects.filter(facets__kind="choice").order_by("id", "facets__position", "facets__id")
+    for slug, key in choices.values_list("slug", "facets__key"):
+        first_facets.setdefault(slug, key)
     categories = [
-        (slug, facets[0] if facets else "")
-        for slug, facets in Category.objects.order_by("id").values_list("slug", "facets")
+        (slug, first_facets.get(slug, ""))
+        for slug in Category.objects.order_by("id").values_list("slug", flat=True)
     ]
     on_sale = Product.objects.filter(is_active=True, stock__gt=0)
     ids = sorted(on_sale.values_list("id", flat=True))

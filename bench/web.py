@@ -79,10 +79,13 @@ class Gunicorn:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
+        # Its log to a file, not a pipe: nobody reads a pipe during the run, and once 64 KB of log
+        # (slow queries with their SQL, say) fill it, every worker blocks on its next line.
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [str(BASE_DIR / ".venv" / "bin" / "gunicorn"), "shopsite.wsgi", "--workers", str(self.workers),
              "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "--log-level", "warning"],
-            cwd=BASE_DIR, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=BASE_DIR, env=self.env, stdout=subprocess.DEVNULL, stderr=self.log,
         )  # fmt: skip
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -92,7 +95,8 @@ class Gunicorn:
                 return self.base
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    error = self.process.stderr.read().decode()[-2000:]
+                    self.log.seek(0)
+                    error = self.log.read().decode(errors="replace")[-2000:]
                     raise RuntimeError(f"gunicorn did not start: {error}") from None
                 time.sleep(0.2)
 
@@ -103,6 +107,7 @@ class Gunicorn:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.close()
 
 
 def wrk(

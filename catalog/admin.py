@@ -3,14 +3,16 @@ import re
 
 from django import forms
 from django.contrib import admin
+from django.contrib.postgres.aggregates import StringAgg
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
 from django.forms.fields import InvalidJSONInput
 from django.utils.safestring import mark_safe
 
 from catalog.details import DetailsRefused, details_from_json
+from catalog.filters import RESERVED_NAMES, range_parameters
 from catalog.fragments import product_picture
-from catalog.models import Category, Product
+from catalog.models import NUMERIC_DETAILS, Category, CategoryFacet, Product
 from catalog.pictures import MAX_BYTES, MAX_PIXELS, PictureRead, PictureRefused, picture_read, picture_store
 from catalog.selectors import product_colors
 from shopsite.admin import GrowingTableAdmin, money_column
@@ -28,8 +30,7 @@ COLOR_CHOICES_LIMIT = 50
 class CategoryAdminForm(forms.ModelForm):
     class Meta:
         model = Category
-        fields = ["name", "slug", "facets"]
-        help_texts = {"facets": "Product detail keys customers may filter on, comma separated."}
+        fields = ["name", "slug"]
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
@@ -39,16 +40,75 @@ class CategoryAdminForm(forms.ModelForm):
             )
         return slug
 
-    def clean_facets(self) -> list[str]:
-        facets = self.cleaned_data["facets"]
-        bad = [facet for facet in facets if not FACET_KEY.fullmatch(facet)]
-        if bad:
+
+class CategoryFacetForm(forms.ModelForm):
+    """One facet of a category: its key checked here with a clear message before the database's
+    constraints would refuse it."""
+
+    class Meta:
+        model = CategoryFacet
+        fields = ["key", "label", "unit", "kind", "position"]
+
+    def clean_key(self) -> str:
+        key = self.cleaned_data["key"].strip()
+        if not FACET_KEY.fullmatch(key):
             raise forms.ValidationError(
-                "Facets must be simple keys of letters, digits and underscores; not: %(bad)s.",
-                code="facet_not_simple",
-                params={"bad": ", ".join(bad)},
+                "A facet's key is a simple key of letters, digits and underscores.", code="facet_not_simple"
             )
-        return facets
+        if key in RESERVED_NAMES:
+            raise forms.ValidationError(
+                "%(key)s is a name the catalog pages use already; choose another key.",
+                code="facet_reserved",
+                params={"key": key},
+            )
+        return key
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == CategoryFacet.Kind.RANGE and cleaned.get("key") not in (
+            None,
+            *NUMERIC_DETAILS,
+        ):
+            self.add_error(
+                "kind",
+                forms.ValidationError(
+                    "A range needs an index on its key: one of %(keys)s (another is added in "
+                    "catalog.models.NUMERIC_DETAILS, with a migration).",
+                    code="facet_range_not_indexed",
+                    params={"keys": ", ".join(NUMERIC_DETAILS)},
+                ),
+            )
+        return cleaned
+
+
+class CategoryFacetFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """Refuse two facets whose query-string names would be the same (ram_gb_min as a choice
+        next to ram_gb as a range)."""
+        super().clean()
+        names: dict[str, str] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", {})
+            if not data or data.get("DELETE") or not data.get("key"):
+                continue
+            key = data["key"]
+            used = range_parameters(key) if data.get("kind") == CategoryFacet.Kind.RANGE else (key,)
+            for name in used:
+                if name in names:
+                    raise forms.ValidationError(
+                        "The facets %(first)s and %(second)s would both read %(name)s from the address.",
+                        code="facet_names_clash",
+                        params={"first": names[name], "second": key, "name": name},
+                    )
+                names[name] = key
+
+
+class CategoryFacetInline(admin.TabularInline):
+    model = CategoryFacet
+    form = CategoryFacetForm
+    formset = CategoryFacetFormSet
+    extra = 1
+    fields = ["key", "label", "unit", "kind", "position"]
 
 
 class DetailsJSONField(forms.JSONField):
@@ -164,14 +224,30 @@ class BumpsCatalogCache:
 @admin.register(Category)
 class CategoryAdmin(BumpsCatalogCache, admin.ModelAdmin):
     form = CategoryAdminForm
-    list_display = ["name", "slug", "facets", "product_count"]
+    inlines = [CategoryFacetInline]
+    list_display = ["name", "slug", "facet_keys", "product_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     ordering = ["name"]
 
     def get_queryset(self, request):
-        # One GROUP BY query counts the products of every category on the page.
-        return super().get_queryset(request).annotate(product_count=Count("products"))
+        # One GROUP BY query counts the products of every category on the page; its facets' keys
+        # come in the same query, from a subquery (a join would multiply the products counted).
+        keys = (
+            CategoryFacet.objects.filter(category=OuterRef("pk"))
+            .values("category")
+            .annotate(keys=StringAgg("key", ", ", order_by=("position", "id")))
+            .values("keys")
+        )
+        return super().get_queryset(request).annotate(product_count=Count("products"), keys=Subquery(keys))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        namespace_bump_on_commit("catalog")  # the facets are in the cached category
+
+    @admin.display(description="facets")
+    def facet_keys(self, category: Category) -> str:
+        return category.keys or ""
 
     @admin.display(description="products", ordering="product_count")
     def product_count(self, category: Category) -> int:

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils.text import slugify
 
 from catalog.demo_pictures import DemoPictures
-from catalog.models import Category, Product
+from catalog.models import Category, CategoryFacet, Product
 from shopsite.caching.versioned import namespace_bump_on_commit
 
 BATCH_SIZE = 5_000
@@ -28,11 +28,33 @@ MATERIALS = ["cotton", "wool", "linen", "polyester", "leather", "denim", "silk"]
 # Nouns that name what the product is made of: its details must say the same.
 NOUN_MATERIALS = {"Linen shirt": "linen", "Flannel shirt": "cotton", "Fleece": "polyester"}
 
-# (name, facets, brands, nouns, price range, extra details)
-CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, int], Callable]] = [
+
+def choice(key: str, label: str) -> tuple[str, str, str, str]:
+    """A facet customers filter on by ticking values: (key, label, unit, kind)."""
+    return (key, label, "", "choice")
+
+
+def number(key: str, label: str, unit: str = "") -> tuple[str, str, str, str]:
+    """A facet customers filter on by range (its key is one of catalog.models.NUMERIC_DETAILS)."""
+    return (key, label, unit, "range")
+
+
+COLOR, SIZE, BRAND, MATERIAL = (
+    choice("color", "Color"),
+    choice("size", "Size"),
+    choice("brand", "Brand"),
+    choice("material", "Material"),
+)
+WEIGHT = number("weight_g", "Weight", "g")  # every product has one
+
+# (name, facets, brands, nouns, price range, extra details): every detail at the top level, so
+# that numbers can be filtered on by range and every row of a product's table has a label.
+CATEGORY_TEMPLATES: list[
+    tuple[str, list[tuple[str, str, str, str]], list[str], list[str], tuple[int, int], Callable]
+] = [
     (
         "Shirts",
-        ["color", "size", "brand", "material"],
+        [COLOR, SIZE, BRAND, MATERIAL, WEIGHT],
         ["Northwind", "Fjord", "Calder", "Oakley & Co"],
         ["Oxford shirt", "Linen shirt", "Flannel shirt", "Polo"],
         (15, 90),
@@ -40,72 +62,80 @@ CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, 
     ),
     (
         "Shoes",
-        ["color", "size", "brand"],
+        [COLOR, SIZE, BRAND, choice("sole", "Sole"), WEIGHT],
         ["Strider", "Pavement", "Trailhead"],
         ["Runner", "Sneaker", "Boot", "Loafer"],
         (40, 220),
-        lambda r: {"size": str(r.randint(36, 47)), "specs": {"sole": r.choice(["rubber", "leather", "EVA"])}},
+        lambda r: {"size": str(r.randint(36, 47)), "sole": r.choice(["rubber", "leather", "EVA"])},
     ),
     (
         "Jackets",
-        ["color", "size", "brand", "material"],
+        [COLOR, SIZE, BRAND, MATERIAL, WEIGHT],
         ["Northwind", "Glacier", "Calder"],
         ["Rain jacket", "Parka", "Bomber", "Fleece"],
         (60, 400),
-        lambda r: {"specs": {"waterproof": r.random() < 0.5}},
+        lambda r: {"waterproof": r.random() < 0.5},
     ),
     (
         "Laptops",
-        ["brand", "color"],
+        [
+            BRAND,
+            COLOR,
+            choice("cpu", "CPU"),
+            number("ram_gb", "RAM", "GB"),
+            number("storage_gb", "Storage", "GB"),
+            number("screen_in", "Screen", "in"),
+            WEIGHT,
+        ],
         ["Lumen", "Quanta", "Vertex"],
         ["Ultrabook", "Workstation", "Notebook"],
         (500, 3200),
         lambda r: {
             "size": None,
             "material": "aluminium",
-            "specs": {
-                "cpu": r.choice(["8-core", "10-core", "12-core"]),
-                "ram_gb": r.choice([8, 16, 32, 64]),
-                "storage_gb": r.choice([256, 512, 1024, 2048]),
-                "screen_in": r.choice([13.3, 14, 15.6, 16]),
-            },
+            "cpu": r.choice(["8-core", "10-core", "12-core"]),
+            "ram_gb": r.choice([8, 16, 32, 64]),
+            "storage_gb": r.choice([256, 512, 1024, 2048]),
+            "screen_in": r.choice([13.3, 14, 15.6, 16]),
         },
     ),
     (
         "Phones",
-        ["brand", "color"],
+        [BRAND, COLOR, number("storage_gb", "Storage", "GB"), number("screen_in", "Screen", "in"), WEIGHT],
         ["Lumen", "Pixelite", "Orbit"],
         ["Phone", "Phone Pro", "Phone Mini"],
         (200, 1500),
         lambda r: {
             "size": None,
             "material": "glass",
-            "specs": {"storage_gb": r.choice([64, 128, 256, 512]), "screen_in": r.choice([5.8, 6.1, 6.7])},
+            "storage_gb": r.choice([64, 128, 256, 512]),
+            "screen_in": r.choice([5.8, 6.1, 6.7]),
         },
     ),
     (
         "Headphones",
-        ["brand", "color"],
+        [BRAND, COLOR, WEIGHT],
         ["Sonora", "Bassline", "Quanta"],
         ["Earbuds", "Headphones", "Studio headphones"],
         (25, 450),
-        lambda r: {"size": None, "specs": {"wireless": r.random() < 0.7, "anc": r.random() < 0.4}},
+        lambda r: {"size": None, "wireless": r.random() < 0.7, "noise_cancelling": r.random() < 0.4},
     ),
     (
         "Sofas",
-        ["color", "material", "brand"],
+        [COLOR, MATERIAL, BRAND, number("seats", "Seats"), number("width_cm", "Width", "cm"), WEIGHT],
         ["Hearth", "Nordvik", "Loft"],
         ["Sofa", "Corner sofa", "Loveseat"],
         (300, 2500),
         lambda r: {
             "size": None,
             "material": r.choice(["velvet", "linen", "leather", "wool"]),
-            "specs": {"seats": r.randint(2, 5), "width_cm": r.randint(140, 320)},
+            "seats": r.randint(2, 5),
+            "width_cm": r.randint(140, 320),
         },
     ),
     (
         "Coffee",
-        ["brand"],
+        [BRAND, choice("origin", "Origin"), choice("roast", "Roast"), number("grams", "Pack", "g")],
         ["Roastery 9", "Highland", "Crema"],
         ["Espresso blend", "Single origin", "Decaf"],
         (6, 40),
@@ -113,36 +143,34 @@ CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, 
             "size": None,
             "color": None,
             "material": None,
-            "specs": {
-                "origin": r.choice(["Ethiopia", "Colombia", "Brazil", "Kenya", "Guatemala"]),
-                "roast": r.choice(["light", "medium", "dark"]),
-                "grams": r.choice([250, 500, 1000]),
-            },
+            "origin": r.choice(["Ethiopia", "Colombia", "Brazil", "Kenya", "Guatemala"]),
+            "roast": r.choice(["light", "medium", "dark"]),
+            "grams": r.choice([250, 500, 1000]),
         },
     ),
     (
         "Books",
-        ["brand"],
+        [choice("brand", "Publisher"), number("pages", "Pages")],
         ["Penwick", "Harbor Press", "Atlas"],
         ["Novel", "Cookbook", "Field guide", "Road atlas"],
         (8, 60),
-        lambda r: {"size": None, "color": None, "material": "paper", "specs": {"pages": r.randint(90, 900)}},
+        lambda r: {"size": None, "color": None, "material": "paper", "pages": r.randint(90, 900)},
     ),
     (
         "Bikes",
-        ["color", "size", "brand"],
+        [COLOR, SIZE, BRAND, number("gears", "Gears"), WEIGHT],
         ["Velo", "Strider", "Ridgeline"],
         ["Road bike", "Gravel bike", "City bike"],
         (350, 4000),
         lambda r: {
             "size": r.choice(["S", "M", "L", "XL"]),
             "material": r.choice(["aluminium", "carbon", "steel"]),
-            "specs": {"gears": r.choice([1, 8, 11, 12, 22])},
+            "gears": r.choice([1, 8, 11, 12, 22]),
         },
     ),
     (
         "Lamps",
-        ["color", "brand", "material"],
+        [COLOR, BRAND, MATERIAL, WEIGHT],
         ["Lumen", "Hearth", "Nordvik"],
         ["Desk lamp", "Floor lamp", "Pendant"],
         (20, 350),
@@ -150,11 +178,11 @@ CATEGORY_TEMPLATES: list[tuple[str, list[str], list[str], list[str], tuple[int, 
     ),
     (
         "Backpacks",
-        ["color", "brand", "material"],
+        [COLOR, BRAND, MATERIAL, number("litres", "Volume", "l"), WEIGHT],
         ["Trailhead", "Fjord", "Glacier"],
         ["Daypack", "Rolltop", "Travel pack"],
         (30, 250),
-        lambda r: {"size": None, "specs": {"litres": r.choice([15, 20, 25, 30, 40])}},
+        lambda r: {"size": None, "litres": r.choice([15, 20, 25, 30, 40])},
     ),
 ]
 
@@ -176,9 +204,11 @@ def catalog_reset() -> None:
         # A product still referenced fails here, not at commit.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("DELETE FROM catalog_product")
+        cursor.execute("DELETE FROM catalog_categoryfacet")
         cursor.execute("DELETE FROM catalog_category")
         # Transactional, unlike setval(): a rolled-back reset leaves the ids where they were.
         cursor.execute("ALTER TABLE catalog_product ALTER COLUMN id RESTART")
+        cursor.execute("ALTER TABLE catalog_categoryfacet ALTER COLUMN id RESTART")
         cursor.execute("ALTER TABLE catalog_category ALTER COLUMN id RESTART")
 
 
@@ -197,6 +227,7 @@ def catalog_seed(
     tick = progress or (lambda stage, n: None)
     made_categories = _categories(categories)
     Category.objects.bulk_create(made_categories, batch_size=BATCH_SIZE)
+    CategoryFacet.objects.bulk_create(_facets(made_categories), batch_size=BATCH_SIZE)
     tick("categories", len(made_categories))
 
     pictures = DemoPictures()
@@ -215,11 +246,22 @@ def catalog_seed(
 def _categories(count: int) -> list[Category]:
     categories = []
     for n in range(count):
-        name, facets, *_ = CATEGORY_TEMPLATES[n % len(CATEGORY_TEMPLATES)]
+        name, *_ = CATEGORY_TEMPLATES[n % len(CATEGORY_TEMPLATES)]
         if n >= len(CATEGORY_TEMPLATES):
             name = f"{name} {n // len(CATEGORY_TEMPLATES) + 1}"
-        categories.append(Category(name=name, slug=slugify(name), facets=facets))
+        categories.append(Category(name=name, slug=slugify(name)))
     return categories
+
+
+def _facets(categories: list[Category]) -> list[CategoryFacet]:
+    """Return the facets each category declares, in its template's order."""
+    return [
+        CategoryFacet(category=category, key=key, label=label, unit=unit, kind=kind, position=position)
+        for n, category in enumerate(categories)
+        for position, (key, label, unit, kind) in enumerate(
+            CATEGORY_TEMPLATES[n % len(CATEGORY_TEMPLATES)][1]
+        )
+    ]
 
 
 def _products(

@@ -42,6 +42,7 @@ PICTURE_SIZES = {
 EAGER_CARDS = 4
 # A placeholder's size: the 4:3 of the cards' and the product page's frames.
 PLACEHOLDER_SIZE = (400, 300)
+DASH = "\N{EN DASH}"  # between the ends of a range: "20 to 40 GB" as 20, a dash, 40 GB
 
 
 def stock_state(stock: int) -> tuple[str, str]:
@@ -146,3 +147,40 @@ def picture_placeholder(name: str) -> str:
 
 def _hex(rgb: tuple[float, float, float]) -> str:
     return "#" + "".join(f"{round(channel * 255):02x}" for channel in rgb)
+
+
+def range_filter(facet, links: Iterable[tuple[str, object]], chosen: tuple) -> SafeString:
+    """Return a range facet's "from" and "to" number boxes (the chosen bounds filled in) and a link
+    per bucket ((link, catalog.selectors.Bucket) pairs) with how many products it would show."""
+    low_name, high_name = (escape(f"{facet.key}_{end}") for end in ("min", "max"))
+    low, high = (escape(number_text(value)) for value in chosen)
+    unit = f" {escape(facet.unit)}" if facet.unit else ""
+    parts = [
+        '<div class="range-inputs">'
+        f'<label for="id_{low_name}">From</label>'
+        f'<input type="number" step="any" name="{low_name}" id="id_{low_name}" value="{low}">'
+        f'<label for="id_{high_name}">To</label>'
+        f'<input type="number" step="any" name="{high_name}" id="id_{high_name}" value="{high}">'
+        "</div>"
+    ]
+    buckets = [
+        f'<li><a href="{escape(link)}">{escape(number_text(bucket.low))}{DASH}'
+        f'{escape(number_text(bucket.high))}{unit}</a> <span class="count">{bucket.count}</span></li>'
+        for link, bucket in links
+    ]
+    if buckets:
+        parts.append(f'<ul class="buckets" role="list">{"".join(buckets)}</ul>')
+    return mark_safe("\n".join(parts))
+
+
+def number_text(value: Decimal | None) -> str:
+    """Return a number as a customer types it: 20 rather than 2E+1, 13.5 rather than 13.50."""
+    return "" if value is None else format(value.normalize(), "f")
+
+
+def hidden_inputs(fields: Iterable[tuple[str, str]]) -> SafeString:
+    """Return a hidden input per (name, value)."""
+    inputs = (
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in fields
+    )
+    return mark_safe("".join(inputs))

@@ -1,22 +1,59 @@
 from decimal import Decimal
 
-from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import F, Func, Q
-from django.db.models.lookups import Exact
+from django.db.models import Case, F, Func, Q, When
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.lookups import Exact, IsNull
 from django.urls import reverse
 from django.utils import timezone
 
 # The largest price a product can have: Product.price is numeric(10, 2).
 MAX_PRICE = Decimal("99999999.99")
+# A facet's key is a `details` key and a query-string name: plain letters, digits, underscores.
+FACET_KEY_PATTERN = r"^[A-Za-z0-9_]+$"
+# The `details` keys a category may filter on by range: each has an expression index
+# (product_<key>_range, below). Another numeric facet starts here, with `makemigrations`.
+NUMERIC_DETAILS = (
+    "weight_g",
+    "ram_gb",
+    "storage_gb",
+    "screen_in",
+    "seats",
+    "width_cm",
+    "grams",
+    "pages",
+    "gears",
+    "litres",
+)
+
+
+class ToNumeric(Func):
+    """Text to numeric: only ever given a JSON number's text, which always converts."""
+
+    template = "(%(expressions)s)::numeric"
+    output_field = models.DecimalField()
+
+
+def detail_number(key: str) -> Case:
+    """Return the expression of a `details` value as a number: NULL unless it is a JSON number.
+
+    Immutable and never an error (a string, a list or a missing key is NULL), so it can be indexed
+    and filtered on for every product; the expression indexes below are built from this very
+    expression, which the planner matches in a filter.
+    """
+    is_number = Exact(
+        Func(KeyTransform(key, "details"), function="jsonb_typeof", output_field=models.TextField()), "number"
+    )
+    return Case(
+        When(is_number, then=ToNumeric(KeyTextTransform(key, "details"))), output_field=models.DecimalField()
+    )
 
 
 class Category(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
-    # The allow-list of `Product.details` keys customers may filter on in this category.
-    facets = ArrayField(models.CharField(max_length=40), default=list, blank=True)
 
     class Meta:
         verbose_name_plural = "categories"
@@ -29,6 +66,40 @@ class Category(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class CategoryFacet(models.Model):
+    """A `details` key customers may filter a category's products on: the allow-list of filters."""
+
+    class Kind(models.TextChoices):
+        CHOICE = "choice", "Choice (checkboxes of the values)"
+        RANGE = "range", "Range (numbers, from and to)"
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="facets")
+    key = models.CharField(max_length=40, help_text="The key in the products' details, e.g. ram_gb.")
+    label = models.CharField(max_length=60, help_text="What customers read, e.g. RAM.")
+    unit = models.CharField(max_length=20, blank=True, help_text="Shown after numbers, e.g. GB.")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHOICE)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "key"], name="categoryfacet_one_per_key"),
+            models.CheckConstraint(
+                condition=Q(key__regex=FACET_KEY_PATTERN), name="categoryfacet_key_is_plain"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["choice", "range"]), name="categoryfacet_kind_is_known"
+            ),
+            # A range facet is served by its expression index: only the keys that have one.
+            models.CheckConstraint(
+                condition=~Q(kind="range") | Q(key__in=NUMERIC_DETAILS), name="categoryfacet_range_is_indexed"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.label} ({self.key})"
 
 
 class ProductQuerySet(models.QuerySet):
@@ -63,6 +134,11 @@ class Product(models.Model):
         db_default="",
         help_text="What the picture shows, read out to those who cannot see it; empty: the product's name.",
     )
+    # Written by the database only (triggers of migration 0003, on a product's insert or update
+    # and on its category's rename or facets): name (A), category name (B), facet values (C).
+    search_vector = SearchVectorField(null=True, editable=False)
+    # The name and the category's name, for trigram similarity (typos, partial words).
+    search_text = models.TextField(db_default="", editable=False)
 
     objects = ProductQuerySet.as_manager()
 
@@ -111,6 +187,25 @@ class Product(models.Model):
                     "picture_height",
                     "picture_alt",
                 ],
+            ),
+            # Full-text search over active products, and trigram similarity of their names.
+            GinIndex(fields=["search_vector"], name="product_search_vector", condition=Q(is_active=True)),
+            GinIndex(
+                fields=["search_text"],
+                opclasses=["gin_trgm_ops"],
+                name="product_search_text_trgm",
+                condition=Q(is_active=True),
+            ),
+            # A category's range filters and bucket counts on a number in details, and its lowest
+            # and highest value: one small index per numeric detail, of the products that have it.
+            *(
+                models.Index(
+                    F("category"),
+                    detail_number(key),
+                    name=f"product_{key}_range",
+                    condition=Q(is_active=True) & Q(IsNull(detail_number(key), False)),
+                )
+                for key in NUMERIC_DETAILS
             ),
         ]
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.contrib.postgres.aggregates import JSONBAgg
+from django.contrib.postgres.search import SearchQueryField, TrigramWordSimilarity
 from django.core.cache import cache
 from django.db import connections, router
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, F, FloatField, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Abs
+from django.db.models.functions import Abs, JSONObject
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 
-from catalog.filters import SORTS, ProductFilters
-from catalog.models import Category, Product
+from catalog.filters import SORTS, Facet, ProductFilters, SearchTerms
+from catalog.models import NUMERIC_DETAILS, Category, CategoryFacet, Product, detail_number
 from catalog.pictures import StoredPicture
 from shopsite.caching.keys import cache_key
 from shopsite.caching.versioned import get_or_build
@@ -36,7 +40,7 @@ class CategoryInfo:
     id: int
     name: str
     slug: str
-    facets: tuple[str, ...]
+    facets: tuple[Facet, ...] = ()
 
 
 def category_ids_by_slug() -> dict[str, int]:
@@ -74,14 +78,64 @@ class _NoSuchCategory(Exception):
     """Raised out of a cache build so that nothing is cached: random slugs must not fill Redis."""
 
 
+def _facet_rows(category_id) -> Subquery:
+    """Return a subquery of a category's facets as one JSON array, in their order."""
+    rows = (
+        CategoryFacet.objects.filter(category_id=category_id)
+        .values("category_id")
+        .annotate(
+            rows=JSONBAgg(
+                JSONObject(key="key", label="label", unit="unit", kind="kind"), order_by=("position", "id")
+            )
+        )
+        .values("rows")
+    )
+    return Subquery(rows)
+
+
+def _numeric_bounds(category_id) -> dict[str, Subquery]:
+    """Return subqueries of the lowest and highest value of each numeric detail among the
+    category's active products: each reads one entry of its expression index."""
+    bounds = {}
+    for n, key in enumerate(NUMERIC_DETAILS):
+        values = (
+            Product.objects.active()
+            .filter(category_id=category_id)
+            .annotate(number=detail_number(key))
+            .filter(number__isnull=False)
+            .values("number")
+        )
+        bounds[f"low_{n}"] = Subquery(values.order_by("number")[:1])
+        bounds[f"high_{n}"] = Subquery(values.order_by("-number")[:1])
+    return bounds
+
+
+def _facets(rows: list[dict] | None, bounds: dict) -> tuple[Facet, ...]:
+    facets = []
+    for row in rows or ():
+        low = high = None
+        if row["kind"] == "range" and row["key"] in NUMERIC_DETAILS:
+            n = NUMERIC_DETAILS.index(row["key"])
+            low, high = bounds.get(f"low_{n}"), bounds.get(f"high_{n}")
+        facets.append(Facet(row["key"], row["label"], row["unit"], row["kind"], low, high))
+    return tuple(facets)
+
+
 def category_by_slug(slug: str) -> CategoryInfo | None:
-    """Return a category's name and facets, cached; None for an unknown slug."""
+    """Return a category's name and facets, with the range of each numeric facet's values, cached;
+    None for an unknown slug. One query: the facets and the ranges are subqueries."""
 
     def build() -> CategoryInfo:
-        row = Category.objects.filter(slug=slug).values_list("id", "name", "slug", "facets").first()
+        bounds = _numeric_bounds(OuterRef("pk"))
+        row = (
+            Category.objects.filter(slug=slug)
+            .annotate(facet_rows=_facet_rows(OuterRef("pk")), **bounds)
+            .values("id", "name", "slug", "facet_rows", *bounds)
+            .first()
+        )
         if row is None:
             raise _NoSuchCategory(slug)
-        return CategoryInfo(row[0], row[1], row[2], tuple(row[3]))
+        return CategoryInfo(row["id"], row["name"], row["slug"], _facets(row["facet_rows"], row))
 
     try:
         return get_or_build("catalog", "category", slug, build=build, timeout=CATALOG_TTL)
@@ -89,9 +143,12 @@ def category_by_slug(slug: str) -> CategoryInfo | None:
         return None
 
 
-def _filtered(category: CategoryInfo, filters: ProductFilters) -> QuerySet[Product]:
-    """Return the category's active products matching the filters (no ordering, no columns)."""
-    products = Product.objects.active().filter(category_id=category.id)
+def _filtered(category: CategoryInfo | None, filters: ProductFilters) -> QuerySet[Product]:
+    """Return the active products (of the category, if any) matching the filters (no ordering,
+    no columns)."""
+    products = Product.objects.active()
+    if category is not None:
+        products = products.filter(category_id=category.id)
     if filters.price_min is not None:
         products = products.filter(price__gte=filters.price_min)
     if filters.price_max is not None:
@@ -104,6 +161,12 @@ def _filtered(category: CategoryInfo, filters: ProductFilters) -> QuerySet[Produ
             if _is_number(value):  # imported details may hold 42 as well as "42"
                 any_value |= Q(details__contains={facet: _number(value)})
         products = products.filter(any_value)
+    for facet, (low, high) in filters.ranges.items():
+        # The expression of the index product_<facet>_range: the planner matches it.
+        if low is not None:
+            products = products.filter(GreaterThanOrEqual(detail_number(facet), low))
+        if high is not None:
+            products = products.filter(LessThanOrEqual(detail_number(facet), high))
     return products
 
 
@@ -113,11 +176,27 @@ def products_for_listing(*, category: CategoryInfo, filters: ProductFilters) -> 
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """A bucket of a range facet: the products from `low` to `high` (both included), and how many."""
+
+    low: Decimal
+    high: Decimal
+    count: int
+
+
+@dataclass(frozen=True)
 class ListingSummary:
-    """What a category page shows about all the products matching its filters, not one page."""
+    """What a product list shows about all the products matching its filters, not one page."""
 
     count: int
+    # choice facet -> its values and how many products each would show, most first
     facets: dict[str, list[tuple[str, int]]]
+    # range facet -> its buckets that would show products
+    buckets: dict[str, list[Bucket]] = field(default_factory=dict)
+    # the search page: each category's slug, name and matches (price filters applied), most first
+    categories: list[tuple[str, str, int]] = field(default_factory=list)
+    # the search page: whether the matches are full-text ones (else: like the words)
+    exact: bool = True
 
 
 def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> ListingSummary:
@@ -126,37 +205,74 @@ def listing_summary(*, category: CategoryInfo, filters: ProductFilters) -> Listi
     changes with stock, so checkouts leave it cached."""
 
     def build() -> ListingSummary:
-        return ListingSummary(_filtered(category, filters).count(), _facet_counts(category, filters))
+        facets, buckets = _facet_counts(_rows(_facet_branches(category, filters)), category)
+        return ListingSummary(_filtered(category, filters).count(), facets, buckets)
 
     return get_or_build(
         "catalog", "listing", category.id, *filters.cache_parts(), build=build, timeout=CATALOG_TTL
     )
 
 
-def _facet_counts(category: CategoryInfo, filters: ProductFilters) -> dict[str, list[tuple[str, int]]]:
-    """Return, for each facet of the category, its values and how many products each would show.
+def _facet_branches(category: CategoryInfo, filters: ProductFilters) -> list[QuerySet]:
+    """Return a query per facet value count (a choice facet) or bucket (a range facet), each a
+    (facet, value, label, n) row or rows.
 
-    A facet's counts apply every filter but its own (choosing red next to blue adds products),
-    so each facet is a branch of one UNION ALL query.
+    A facet's counts apply every filter but its own (choosing red next to blue adds products), so
+    each is a branch of one UNION ALL query. A bucket counts from its low to its high value, both
+    included, as its link filters: each reads its part of the facet's expression index.
     """
-    if not category.facets:
-        return {}
-    branches = [
-        _filtered(category, filters.without(facet))
-        .annotate(facet=Value(facet), value=KeyTextTransform(facet, "details"))
-        .filter(value__isnull=False)
-        .values("facet", "value")
-        .annotate(n=Count("id"))
-        .order_by()
-        for facet in category.facets
-    ]
-    counts: dict[str, list[tuple[str, int]]] = {facet: [] for facet in category.facets}
-    for row in branches[0].union(*branches[1:], all=True):
-        counts[row["facet"]].append((row["value"], row["n"]))
+    branches = []
+    for facet in category.facets:
+        others = _filtered(category, filters.without(facet.key))
+        if not facet.is_range:
+            branches.append(
+                others.annotate(
+                    facet=Value(facet.key), value=KeyTextTransform(facet.key, "details"), label=Value("")
+                )
+                .filter(value__isnull=False)
+                .values("facet", "value", "label")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+            continue
+        number = detail_number(facet.key)
+        for n, (low, high) in enumerate(facet.buckets()):
+            branches.append(
+                others.filter(GreaterThanOrEqual(number, low), LessThanOrEqual(number, high))
+                .annotate(facet=Value(facet.key), value=Value(str(n)), label=Value(""))
+                .values("facet", "value", "label")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
+    return branches
+
+
+def _rows(branches: list[QuerySet]) -> list[dict]:
+    if not branches:
+        return []
+    return list(branches[0].union(*branches[1:], all=True))
+
+
+def _facet_counts(
+    rows: list[dict], category: CategoryInfo
+) -> tuple[dict[str, list[tuple[str, int]]], dict[str, list[Bucket]]]:
+    """Return the choice facets' value counts and the range facets' buckets from the rows of the
+    UNION ALL query (_facet_branches)."""
+    counts: dict[str, list[tuple[str, int]]] = {f.key: [] for f in category.facets if not f.is_range}
+    buckets: dict[str, list[Bucket]] = {f.key: [] for f in category.facets if f.is_range}
+    edges = {f.key: f.buckets() for f in category.facets if f.is_range}
+    for row in rows:
+        if row["facet"] in counts:
+            counts[row["facet"]].append((row["value"], row["n"]))
+        elif row["facet"] in buckets and row["n"]:
+            low, high = edges[row["facet"]][int(row["value"])]
+            buckets[row["facet"]].append(Bucket(low, high, row["n"]))
     for values in counts.values():
         values.sort(key=lambda pair: (-pair[1], pair[0]))
         del values[FACET_VALUES_SHOWN:]
-    return counts
+    for facet_buckets in buckets.values():
+        facet_buckets.sort(key=lambda bucket: bucket.low)
+    return counts, buckets
 
 
 class _NoSuchProduct(Exception):
@@ -167,6 +283,7 @@ class _NoSuchProduct(Exception):
 class ProductPage:
     product: Product  # with its category
     related: list[dict]
+    facets: tuple[Facet, ...] = ()  # its category's: the labels and units of its details
 
 
 def product_page(slug: str) -> ProductPage | None:
@@ -196,13 +313,16 @@ def product_page(slug: str) -> ProductPage | None:
                 "category__slug",
                 *PICTURE_COLUMNS,
             )
+            .annotate(facet_rows=_facet_rows(OuterRef("category_id")))
             .filter(slug=slug)
             .first()
         )
         if product is None:
             raise _NoSuchProduct(slug)
         built.append(product)
-        return ProductPage(product, related_products(product=product))
+        facets = _facets(product.facet_rows, {})
+        del product.facet_rows  # kept in the page's facets, not twice in the cache
+        return ProductPage(product, related_products(product=product), facets)
 
     try:
         page = get_or_build("catalog", "product-page", slug, build=build, timeout=CATALOG_TTL)
@@ -279,3 +399,140 @@ def _is_number(value: str) -> bool:
 
 def _number(value: str) -> int | float:
     return int(value) if value.lstrip("-").isdigit() else float(value)
+
+
+# --- Search ------------------------------------------------------------------------------------
+
+# The products a search matches (catalog_product_matches, migration 0003), with the columns its
+# summary counts by: found once, materialized, and read under the table's own name by every
+# branch of the summary's UNION ALL (_rows_of_matches).
+MATCHED_PRODUCTS = (
+    "SELECT id, category_id, price, is_active, details, exact FROM catalog_product_matches(%s, %s)"
+)
+# One more branch of that UNION ALL: how many of the matches are full-text ones (all or none).
+EXACT_BRANCH = "(SELECT 'exact', '', '', count(*) FILTER (WHERE exact) FROM catalog_product)"
+# What a result shows: the list's columns and the product's category.
+SEARCH_COLUMNS = (*LISTING_COLUMNS, "category__name")
+
+
+def _tsquery(search: SearchTerms) -> Func:
+    """Return the search as a tsquery: websearch_to_tsquery's, every word a prefix (migration 0003)."""
+    return Func(Value(search.text), function="catalog_search_tsquery", output_field=SearchQueryField())
+
+
+def _full_text_match(search: SearchTerms) -> Func:
+    """Return `search_vector @@ tsquery`: what the GIN index product_search_vector serves."""
+    return Func(
+        F("search_vector"),
+        _tsquery(search),
+        template="(%(expressions)s)",
+        arg_joiner=" @@ ",
+        output_field=BooleanField(),
+    )
+
+
+def search_results(
+    *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters, exact: bool
+) -> QuerySet:
+    """Return the active products matching a search (and the category and filters), with the
+    columns a result shows, best first for the "relevance" sort.
+
+    Full-text matches (`exact`, as the search's summary found), every word a prefix so that a
+    partial word finds its product, ranked by ts_rank_cd (name A, category B, facet values C).
+    When there are none, the products whose name and category are like the words (trigram
+    similarity: a typo), most similar first. id breaks ties, so pages never overlap.
+
+    The fuzzy matches only when there are no exact ones, rather than after them: at the
+    similarity that forgives two letters swapped, "headph" is as like "Hearth" as a typo is like
+    its word, so a fuzzy tail would add noise to every search, to its count and to the facet
+    counts customers filter by, and make every search pay for rechecking it; and the two scores
+    do not compare, so there is no one list to blend them into.
+    """
+    products = _filtered(category, filters)
+    if exact:
+        products = products.filter(_full_text_match(search)).alias(
+            score=Func(F("search_vector"), _tsquery(search), function="ts_rank_cd", output_field=FloatField())
+        )
+    else:
+        ids = RawSQL("SELECT id FROM catalog_product_matches(%s, %s)", (search.text, search.words))
+        products = products.filter(id__in=ids).alias(
+            score=TrigramWordSimilarity(Value(search.words), "search_text")
+        )
+    if filters.sort != "relevance":
+        return products.order_by(*SORTS[filters.sort]).values(*SEARCH_COLUMNS)
+    return products.order_by(F("score").desc(nulls_last=True), "id").values(*SEARCH_COLUMNS)
+
+
+def search_summary(
+    *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters
+) -> ListingSummary:
+    """Return how many products match a search and its filters, whether by full text, each
+    category's matches and, with a category chosen, its facet counts: one query, cached per
+    search, category and filters as a category page's summary is."""
+
+    def build() -> ListingSummary:
+        rows = _rows_of_matches(search_summary_branches(category=category, filters=filters), search)
+        count = next(row["n"] for row in rows if row["facet"] == "")
+        exact = next(row["n"] for row in rows if row["facet"] == "exact") > 0
+        categories = sorted(
+            ((row["value"], row["label"], row["n"]) for row in rows if row["facet"] == "category"),
+            key=lambda item: (-item[2], item[1]),
+        )
+        facet_rows = [row for row in rows if row["facet"] not in ("", "category", "exact")]
+        facets, buckets = _facet_counts(facet_rows, category) if category is not None else ({}, {})
+        return ListingSummary(count, facets, buckets, categories, exact)
+
+    category_id = category.id if category is not None else None
+    return get_or_build(
+        "catalog",
+        "search",
+        search.text,
+        category_id,
+        *filters.cache_parts(),
+        build=build,
+        timeout=CATALOG_TTL,
+    )
+
+
+def search_summary_branches(*, category: CategoryInfo | None, filters: ProductFilters) -> list[QuerySet]:
+    """Return the branches of a search's summary, as queries of all products (_rows_of_matches
+    runs them over the matching ones only): the total, each category's, the category's facets'."""
+    total = (
+        _filtered(category, filters)
+        .annotate(facet=Value(""), value=Value(""), label=Value(""))
+        .values("facet", "value", "label")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    # Every category's matches under the price filters: the other facets are the category's own.
+    by_category = (
+        _filtered(None, ProductFilters(filters.price_min, filters.price_max))
+        .annotate(facet=Value("category"), value=F("category__slug"), label=F("category__name"))
+        .values("facet", "value", "label")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [total, by_category, *(_facet_branches(category, filters) if category is not None else [])]
+
+
+def _rows_of_matches(branches: list[QuerySet], search: SearchTerms) -> list[dict]:
+    """Return the rows of the UNION ALL of `branches` over the products a search matches only,
+    found once for all of them.
+
+    The branches are the category page's own queries of the table; a WITH in front of them names
+    the matching products `catalog_product`, materialized once, so that each branch reads those
+    few rows rather than running the search again (an index scan and its rechecks each).
+    """
+    alias = router.db_for_read(Product)
+    sql, params = matched_rows_sql(branches, search, using=alias)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def matched_rows_sql(branches: list[QuerySet], search: SearchTerms, *, using: str) -> tuple[str, list]:
+    """Return the statement _rows_of_matches runs, and its parameters."""
+    sql, params = branches[0].union(*branches[1:], all=True).query.get_compiler(using=using).as_sql()
+    statement = f"WITH catalog_product AS MATERIALIZED ({MATCHED_PRODUCTS}) {sql} UNION ALL {EXACT_BRANCH}"
+    return statement, [search.text, search.words, *params]

@@ -6,16 +6,37 @@ import factory
 from django.utils import timezone
 
 from accounts.models import SHIPPED_STATUSES, Address, Customer, DeliveryOption, Order, OrderItem, User
-from catalog.models import Category, Product
+from catalog.models import Category, CategoryFacet, Product
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
+    """A category; `facets=[...]` declares its facets: a key alone is a choice facet labelled from
+    the key, a (key, label, unit, kind) tuple is written as given."""
+
     class Meta:
         model = Category
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Category {n}")
     slug = factory.Sequence(lambda n: f"category-{n}")
-    facets = factory.LazyFunction(lambda: ["color", "size", "brand"])
+
+    @factory.post_generation
+    def facets(category, create, extracted, **kwargs):
+        if not create:
+            return
+        declared = ["color", "size", "brand"] if extracted is None else extracted
+        CategoryFacet.objects.bulk_create(
+            CategoryFacet(category=category, position=n, **facet_fields(facet))
+            for n, facet in enumerate(declared)
+        )
+
+
+def facet_fields(facet: str | tuple[str, str, str, str]) -> dict[str, str]:
+    """Return a facet's fields from a key (a choice facet labelled from it) or a full tuple."""
+    if isinstance(facet, str):
+        return {"key": facet, "label": facet.replace("_", " ").capitalize(), "unit": "", "kind": "choice"}
+    key, label, unit, kind = facet
+    return {"key": key, "label": label, "unit": unit, "kind": kind}
 
 
 class ProductFactory(factory.django.DjangoModelFactory):

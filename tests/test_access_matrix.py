@@ -163,6 +163,7 @@ SHOP: dict[str, tuple[Callable[[World], str], dict[str, str]]] = {
     "catalog:home": (lambda w: reverse("catalog:home"), by_role("200")),
     "catalog:category": (lambda w: reverse("catalog:category", args=[w.category.slug]), by_role("200")),
     "catalog:product": (lambda w: reverse("catalog:product", args=[w.product.slug]), by_role("200")),
+    "catalog:search": (lambda w: reverse("catalog:search") + f"?q={w.product.name}", by_role("200")),
 }
 
 # --- The admin: its site-wide pages, then every registered model's pages --------------------------

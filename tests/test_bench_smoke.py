@@ -16,7 +16,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-SCENARIOS = ["ingest", "eager", "reports", "web", "replicas", "refresh_load", "topology", "async_io"]
+SCENARIOS = [
+    "ingest",
+    "eager",
+    "reports",
+    "web",
+    "replicas",
+    "refresh_load",
+    "topology",
+    "async_io",
+    "search",
+]
 GOALS = [
     "journey mix vs hello world (16 visitors with cookies)",
     "p99 of the journey mix, 16 connections",
@@ -218,3 +228,21 @@ def test_async_io_measured_both_twins_at_each_latency_and_concurrency(smoke_run)
         assert cell["sync"]["non_2xx"] == 0, cell
     # On loopback both twins answer: the sync one is slow only when the database is far.
     assert all(positive(cell["sync"]["rps"]) for cell in cells if cell["rtt_ms"] == 0)
+
+
+def test_search_measured_every_search_each_way_without_a_failed_request(smoke_run):
+    search = figures(smoke_run, "search")
+
+    assert search["products"] == 3_000  # bench/run.py's SMOKE["search"]
+    assert set(search["searches"]) == {
+        "a word",
+        "two words",
+        "a typo (two letters swapped)",
+        "a partial word",
+    }
+    for name, measured in search["searches"].items():
+        assert count(measured["results"], at_least=1), name  # every search finds products, the typo too
+        for way in ("page cache hit", "rendered, summary cached", "nothing cached"):
+            assert positive(measured[way]["rps"]), (name, way)
+            assert positive(measured[way]["p99_ms"]), (name, way)
+            assert measured[way]["non_2xx"] == measured[way]["errors"] == 0, (name, way)

@@ -4,7 +4,7 @@ Request data as a *value* (`filter(price__gte=...)`) is what forms and the ORM a
 (`filter(**request.GET)`, `order_by(request.GET["sort"])`, `values(...)`, `annotate(...)`), it lets
 a visitor pick any column, relation or lookup: `?customer__user__password__startswith=a` reads
 password hashes one character at a time. Request data reaches a name only through an allow-list
-(catalog.filters.SORTS, Category.facets), never directly.
+(catalog.filters.SORTS, the facets a category declares), never directly.
 """
 
 from __future__ import annotations

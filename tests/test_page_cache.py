@@ -66,6 +66,7 @@ def pages(shirts, category_url):
         "home": reverse("catalog:home"),
         "category": category_url + "?color=blue",
         "product": product.get_absolute_url(),
+        "search": reverse("catalog:search") + "?q=red+shrit",
     }
 
 
@@ -76,7 +77,7 @@ def _csrf_cookie(client: Client) -> None:
 
 
 @pytest.mark.parametrize("n", [3, 40])
-@pytest.mark.parametrize("page", ["home", "category", "product"])
+@pytest.mark.parametrize("page", ["home", "category", "product", "search"])
 def test_a_visitor_with_only_a_csrf_cookie_gets_the_cached_page_with_no_query(
     client, cached_pages, shirts, pages, page, n, django_assert_num_queries
 ):
@@ -106,7 +107,7 @@ def test_cookies_the_site_never_reads_do_not_make_a_page_personal(client, cached
 
 
 @pytest.mark.parametrize("n", [3, 40])
-@pytest.mark.parametrize("page", ["home", "category", "product"])
+@pytest.mark.parametrize("page", ["home", "category", "product", "search"])
 def test_a_signed_in_customer_with_a_cart_gets_the_cached_page_with_their_parts_in_one_query(
     client, cached_pages, shirts, pages, page, n, django_assert_num_queries
 ):

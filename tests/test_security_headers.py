@@ -148,6 +148,7 @@ STOREFRONT = {
     "home": ("visitor", lambda shop: reverse("catalog:home")),
     "category": ("visitor", lambda shop: reverse("catalog:category", args=["shirts"]) + "?color=blue"),
     "product": ("visitor", lambda shop: reverse("catalog:product", args=["blue-shirt"])),
+    "search": ("visitor", lambda shop: reverse("catalog:search") + "?q=shrit&category=shirts"),
     "login": ("visitor", lambda shop: reverse("accounts:login")),
     "signup": ("visitor", lambda shop: reverse("accounts:signup")),
     "admin login": ("visitor", lambda shop: reverse("admin:login")),

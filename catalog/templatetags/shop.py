@@ -1,13 +1,17 @@
 """Template helpers of the shop's pages: query-string links, stock states, details tables, and
 the repeated parts of the catalog pages (catalog.fragments)."""
 
+from collections.abc import Sequence
+from decimal import Decimal
+
 from django import template
 from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog import fragments
 from catalog.details import MAX_DETAILS_DEPTH
-from catalog.filters import ProductFilters
+from catalog.filters import Facet, ProductFilters, range_parameters
+from shopsite.money import money
 
 register = template.Library()
 
@@ -57,16 +61,83 @@ def facet_options(facet: str, values, filters: ProductFilters) -> SafeString:
     return fragments.facet_options(facet, values, filters.attributes.get(facet, ()))
 
 
+@register.simple_tag(takes_context=True)
+def range_filter(context, facet: Facet, buckets, filters: ProductFilters) -> SafeString:
+    """{% range_filter facet buckets filters %}: a range facet's from and to boxes, and a link per
+    bucket with how many products it would show (catalog.fragments)."""
+    low_name, high_name = range_parameters(facet.key)
+    links = []
+    for bucket in buckets or ():
+        query: QueryDict = context["request"].GET.copy()
+        query[low_name], query[high_name] = number_text(bucket.low), number_text(bucket.high)
+        query.pop("page", None)
+        links.append((f"?{query.urlencode()}", bucket))
+    return fragments.range_filter(facet, links, filters.ranges.get(facet.key, (None, None)))
+
+
+@register.simple_tag(takes_context=True)
+def filter_chips(context, facets: Sequence[Facet], filters: ProductFilters) -> list[tuple[str, str]]:
+    """Return a (text, link removing it) per active filter: each value of a choice facet, each
+    range, each price bound."""
+    labels = {facet.key: facet for facet in facets or ()}
+    chips = []
+    for key, values in filters.attributes.items():
+        for value in values:
+            chips.append((f"{labels[key].label}: {value}", query_without(context, key, value)))
+    for key, (low, high) in filters.ranges.items():
+        facet = labels[key]
+        unit = f" {facet.unit}" if facet.unit else ""
+        shown = {
+            (True, True): f"{number_text(low)}{fragments.DASH}{number_text(high)}{unit}",
+            (True, False): f"from {number_text(low)}{unit}",
+            (False, True): f"up to {number_text(high)}{unit}",
+        }[(low is not None, high is not None)]
+        low_name, high_name = range_parameters(key)
+        chips.append(
+            (
+                f"{facet.label}: {shown}",
+                query_with(context, **{low_name: None, high_name: None, "page": None}),
+            )
+        )
+    if filters.price_min is not None:
+        chips.append((f"From {money(filters.price_min)}", query_with(context, price_min=None, page=None)))
+    if filters.price_max is not None:
+        chips.append((f"Up to {money(filters.price_max)}", query_with(context, price_max=None, page=None)))
+    return chips
+
+
 @register.filter
-def detail_rows(details: dict) -> list[tuple[str, str]]:
-    """Return the rows of a details table: nested objects flattened as "Specs › Ram gb".
+def number_text(value: Decimal | None) -> str:
+    """Return a number as a customer types it: 20 rather than 2E+1, 13.5 rather than 13.50."""
+    return fragments.number_text(value)
+
+
+@register.filter
+def detail_rows(details: dict, facets: Sequence[Facet] = ()) -> list[tuple[str, str]]:
+    """Return the rows of a details table: the category's facets first, in their order, with their
+    labels and units ("RAM", "16 GB"); then the other details, nested objects flattened as
+    "Specs › Wifi".
 
     At most MAX_DETAILS_DEPTH levels are shown, deeper ones as "…": details written to the
     database around the import's and the admin's checks may nest deeper than Python can recurse.
     """
     rows = []
-    _add_detail_rows(rows, details, prefix="", depth=1)
+    declared = {facet.key: facet for facet in facets or ()}
+    for facet in facets or ():
+        value = details.get(facet.key)
+        if value is not None and not isinstance(value, dict):
+            rows.append((facet.label, _with_unit(_detail_text(value, depth=2), value, facet.unit)))
+    others = {key: value for key, value in details.items() if key not in declared or isinstance(value, dict)}
+    _add_detail_rows(rows, others, prefix="", depth=1)
     return rows
+
+
+def _with_unit(text: str, value, unit: str) -> str:
+    """Return a detail's text with its facet's unit after a number ("16 GB")."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = f"{value:,}"
+        return f"{text} {unit}" if unit else text
+    return text
 
 
 def _add_detail_rows(rows: list[tuple[str, str]], details: dict, *, prefix: str, depth: int) -> None:
@@ -109,3 +180,28 @@ def dict_get(mapping: dict, key: str):
 def getattr_label(form, field: str) -> str:
     """Return "Label: " for a form field's error message."""
     return f"{form.fields[field].label or field}: " if field in form.fields else ""
+
+
+@register.simple_tag
+def filter_inputs(filters: ProductFilters, **extra) -> SafeString:
+    """Return hidden inputs carrying the filters (and `extra` fields, such as the search) into
+    another form of the page: the sort's."""
+    fields = [(key, value) for key, values in filters.attributes.items() for value in values]
+    for key, bounds in filters.ranges.items():
+        names = range_parameters(key)
+        fields += [(name, number_text(bound)) for name, bound in zip(names, bounds, strict=True)]
+    fields += [("price_min", number_text(filters.price_min)), ("price_max", number_text(filters.price_max))]
+    fields += [(name, value) for name, value in extra.items()]
+    return fragments.hidden_inputs((name, value) for name, value in fields if value not in (None, ""))
+
+
+@register.simple_tag(takes_context=True)
+def search_in_category(context, slug: str) -> str:
+    """Return the link of the same search in one category: its facets then apply, others' do not."""
+    query: QueryDict = context["request"].GET.copy()
+    kept = QueryDict(mutable=True)
+    for name in ("q", "price_min", "price_max", "sort"):
+        if name in query:
+            kept.setlist(name, query.getlist(name))
+    kept["category"] = slug
+    return "?" + kept.urlencode()

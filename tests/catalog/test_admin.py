@@ -74,37 +74,96 @@ def test_category_changelist_shows_each_categorys_product_count(admin_client):
     assert empty.products.count() == 0
 
 
-def test_category_facets_that_are_not_simple_keys_are_rejected(admin_client):
-    category = CategoryFactory(facets=["color"])
+def _category_form(category, facets: list[dict]) -> dict:
+    """Return the change form's POST of a category with its facets inline (new rows only)."""
+    data = {
+        "name": category.name,
+        "slug": category.slug,
+        "facets-TOTAL_FORMS": str(len(facets)),
+        "facets-INITIAL_FORMS": "0",
+        "facets-MIN_NUM_FORMS": "0",
+        "facets-MAX_NUM_FORMS": "1000",
+    }
+    for n, facet in enumerate(facets):
+        fields = {"label": facet["key"].capitalize(), "unit": "", "kind": "choice", "position": str(n)}
+        fields.update(facet)
+        data.update({f"facets-{n}-{name}": value for name, value in fields.items()})
+    return data
+
+
+def _facet_errors(response) -> list[str]:
+    formset = response.context["inline_admin_formsets"][0].formset
+    return [error for form in formset.forms for errors in form.errors.values() for error in errors] + list(
+        formset.non_form_errors()
+    )
+
+
+def _keys(category) -> list[tuple[str, str]]:
+    return list(category.facets.values_list("key", "kind"))
+
+
+@pytest.mark.parametrize(
+    ("facet", "error"),
+    [
+        ({"key": "screen size"}, "A facet's key is a simple key of letters, digits and underscores."),
+        ({"key": "price_min"}, "price_min is a name the catalog pages use already; choose another key."),
+        ({"key": "color_gb", "kind": "range"}, "A range needs an index on its key: one of weight_g, ram_gb"),
+    ],
+)
+def test_category_facets_the_pages_could_not_read_are_rejected(admin_client, facet, error):
+    category = CategoryFactory(facets=[])
 
     response = admin_client.post(
-        reverse("admin:catalog_category_change", args=[category.pk]),
-        {"name": category.name, "slug": category.slug, "facets": "color,screen size"},
+        reverse("admin:catalog_category_change", args=[category.pk]), _category_form(category, [facet])
     )
 
     assert response.status_code == 200
-    errors = response.context["adminform"].form.errors["facets"]
-    assert "Facets must be simple keys of letters, digits and underscores; not: screen size." in errors
-    category.refresh_from_db()
-    assert category.facets == ["color"]
+    assert any(message.startswith(error) for message in _facet_errors(response)), _facet_errors(response)
+    assert _keys(category) == []
 
 
-def test_category_facets_of_simple_keys_save(admin_client):
-    category = CategoryFactory(facets=["color"])
+def test_two_facets_reading_one_query_string_name_are_rejected(admin_client):
+    category = CategoryFactory(facets=[])
+    clash = [{"key": "ram_gb", "kind": "range"}, {"key": "ram_gb_min"}]
 
     response = admin_client.post(
-        reverse("admin:catalog_category_change", args=[category.pk]),
-        {"name": category.name, "slug": category.slug, "facets": "color, screen_size_2"},
+        reverse("admin:catalog_category_change", args=[category.pk]), _category_form(category, clash)
     )
 
+    assert response.status_code == 200
+    assert "The facets ram_gb and ram_gb_min would both read ram_gb_min from the address." in _facet_errors(
+        response
+    )
+
+
+def test_category_facets_of_simple_keys_save_and_bump_the_catalog(
+    admin_client, django_capture_on_commit_callbacks
+):
+    category = CategoryFactory(facets=[])
+    facets = [{"key": "color"}, {"key": "ram_gb", "label": "RAM", "unit": "GB", "kind": "range"}]
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            reverse("admin:catalog_category_change", args=[category.pk]), _category_form(category, facets)
+        )
+
     assert response.status_code == 302
-    category.refresh_from_db()
-    assert category.facets == ["color", "screen_size_2"]
+    assert _keys(category) == [("color", "choice"), ("ram_gb", "range")]
+    assert category.facets.get(key="ram_gb").unit == "GB"
+    assert callbacks  # the cached category pages move to a new version once it commits
 
 
 def test_category_slug_in_capitals_is_a_form_error_not_a_database_error(admin_client):
     response = admin_client.post(
-        reverse("admin:catalog_category_add"), {"name": "Shoes", "slug": "Shoes", "facets": ""}
+        reverse("admin:catalog_category_add"),
+        {
+            "name": "Shoes",
+            "slug": "Shoes",
+            "facets-TOTAL_FORMS": "0",
+            "facets-INITIAL_FORMS": "0",
+            "facets-MIN_NUM_FORMS": "0",
+            "facets-MAX_NUM_FORMS": "1000",
+        },
     )
 
     assert response.status_code == 200

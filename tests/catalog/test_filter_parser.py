@@ -16,15 +16,17 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog.filters import MAX_PAGE, MAX_VALUE_LENGTH, MAX_VALUES_PER_FACET, SORTS
+from catalog.filters import MAX_PAGE, MAX_RANGE_NUMBER, MAX_VALUE_LENGTH, MAX_VALUES_PER_FACET, SORTS, Facet
 from catalog.forms import ProductFilterForm
-from catalog.models import MAX_PRICE
+from catalog.models import MAX_PRICE, NUMERIC_DETAILS
 from tests.conftest import fuzz_examples
 from tests.factories import CategoryFactory, ProductFactory
 from tests.strategies import HOSTILE_VALUES, form_body, hostile_fields
 
 FACETS = ["color", "size"]
-FIELDS = ["price_min", "price_max", "sort", "page"]
+RANGES = ["ram_gb"]  # a range facet: ram_gb_min, ram_gb_max
+DECLARED = [Facet("color", "Color"), Facet("size", "Size"), Facet("ram_gb", "RAM", "GB", "range")]
+FIELDS = ["price_min", "price_max", "sort", "page", "ram_gb_min", "ram_gb_max"]
 # A value the parser must accept as a facet value, so that the properties are not only about refusals.
 FACET_VALUES = st.one_of(st.sampled_from(["red", "blue", "M", "42", "4'2", 'say "hi"']), HOSTILE_VALUES)
 QUERIES = st.one_of(
@@ -60,7 +62,7 @@ def containment_keys(sql: str) -> set[str]:
 
 
 def parse(query: list[tuple[str, str]]) -> ProductFilterForm:
-    form = ProductFilterForm(QueryDict(form_body(query)), facets=FACETS)
+    form = ProductFilterForm(QueryDict(form_body(query)), facets=DECLARED)
     form.is_valid()
     return form
 
@@ -119,6 +121,16 @@ def test_price_sort_and_page_are_typed_or_refused(query):
             assert value.as_tuple().exponent >= -2
     if filters.price_min is not None and filters.price_max is not None:
         assert filters.price_min <= filters.price_max
+    for key, (low, high) in filters.ranges.items():
+        assert key in RANGES
+        for bound in (low, high):
+            assert bound is None or (type(bound) is Decimal and bound.is_finite())
+            assert bound is None or abs(bound) <= MAX_RANGE_NUMBER
+        assert low is None or high is None or low <= high
+    for name in ("ram_gb_min", "ram_gb_max"):
+        raw = given_values.get(name, "").strip()
+        applied = filters.ranges.get("ram_gb", (None, None))[name.endswith("_max")]
+        assert not raw or applied is not None or form.errors, f"{name}={raw!r} neither applied nor refused"
     assert filters.sort in SORTS
     page = form.page_number()
     assert type(page) is int
@@ -141,8 +153,8 @@ def test_a_valid_query_is_parsed_into_typed_filters():
 
 @pytest.fixture
 def shirts(db):
-    category = CategoryFactory(slug="shirts", facets=FACETS)
-    ProductFactory(category=category, details={"color": "red", "size": "M", "brand": "Acme"})
+    category = CategoryFactory(slug="shirts", facets=[*FACETS, ("ram_gb", "RAM", "GB", "range")])
+    ProductFactory(category=category, details={"color": "red", "size": "M", "brand": "Acme", "ram_gb": 16})
     ProductFactory(category=category, details={"color": "4'2", "size": 42, "brand": "Other"})
     return category
 
@@ -174,7 +186,8 @@ def test_no_key_outside_the_allow_list_reaches_a_jsonb_lookup(client, shirts, qu
     sql = [captured["sql"] for captured in queries.captured_queries]
     assert any('"catalog_product"' in statement for statement in sql)
     for statement in sql:
-        assert jsonb_keys(statement) <= set(FACETS), statement
+        # the category's facets, and the numeric details whose ranges the category's query reads
+        assert jsonb_keys(statement) <= {*FACETS, *RANGES, *NUMERIC_DETAILS}, statement
     # Exactly the facets the parser accepted are filtered on: the check above is not vacuous.
     expected = set(parse(query).filters().attributes)
     assert set().union(*(containment_keys(statement) for statement in sql)) == expected

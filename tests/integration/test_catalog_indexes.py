@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from catalog.filters import ProductFilters
+from catalog.filters import Facet, ProductFilters
 from catalog.models import Category, Product
-from catalog.selectors import CategoryInfo, products_for_listing
+from catalog.selectors import CategoryInfo, _filtered, category_by_slug, products_for_listing
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +20,7 @@ def big_catalog():
     """20 categories of 1,000 products each, analysed, with a visibility map for index-only scans."""
     rng = random.Random(3)
     categories = Category.objects.bulk_create(
-        [Category(name=f"Category {n}", slug=f"category-{n}", facets=["color"]) for n in range(20)]
+        [Category(name=f"Category {n}", slug=f"category-{n}") for n in range(20)]
     )
     Product.objects.bulk_create(
         [
@@ -51,7 +51,12 @@ def _plan(queryset) -> str:
 
 
 def _info(category: Category) -> CategoryInfo:
-    return CategoryInfo(category.id, category.name, category.slug, tuple(category.facets))
+    return CategoryInfo(
+        category.id,
+        category.name,
+        category.slug,
+        (Facet("color", "Color"), Facet("weight_g", "Weight", "g", "range", Decimal(0), Decimal(19_980))),
+    )
 
 
 def test_the_list_of_a_category_is_an_index_only_scan_of_the_covering_index(big_catalog):
@@ -71,3 +76,46 @@ def test_an_attribute_filter_uses_the_gin_index(big_catalog):
 
     assert "Bitmap Index Scan on product_details_gin" in plan, plan
     assert "Seq Scan" not in listing_plan, listing_plan
+
+
+def test_a_range_filter_on_a_number_in_details_uses_its_expression_index(big_catalog):
+    active = Category.objects.get(slug="category-1")  # products 1, 21, 41...: all active
+    filters = ProductFilters(ranges={"weight_g": (Decimal(1_000), Decimal(1_400))}, sort="price")
+    matching = _filtered(_info(active), filters)
+
+    count_plan = _plan(matching.values("id"))
+    listing_plan = _plan(products_for_listing(category=_info(active), filters=filters)[:24])
+
+    assert "product_weight_g_range" in count_plan, count_plan
+    assert "Seq Scan" not in listing_plan, listing_plan
+    assert matching.count() == 20  # 1,001 g, 1,021 g ... 1,381 g
+
+
+def test_the_lowest_and_highest_numbers_of_a_category_read_one_index_entry_each(big_catalog):
+    from catalog.models import CategoryFacet
+
+    active = Category.objects.get(slug="category-1")
+    CategoryFacet.objects.create(category=active, key="weight_g", label="Weight", unit="g", kind="range")
+
+    category = category_by_slug(active.slug)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + _category_sql(active.slug))
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    weight = next(facet for facet in category.facets if facet.key == "weight_g")
+    assert (weight.low, weight.high) == (Decimal(1), Decimal(19_981))
+    assert "Seq Scan on catalog_product" not in plan, plan
+    assert "product_weight_g_range" in plan, plan
+
+
+def _category_sql(slug: str) -> str:
+    """Return the SQL category_by_slug runs (its build's query), with its parameters in it."""
+    from django.db.models import OuterRef
+
+    from catalog.selectors import _facet_rows, _numeric_bounds
+
+    bounds = _numeric_bounds(OuterRef("pk"))
+    queryset = Category.objects.filter(slug=slug).annotate(facet_rows=_facet_rows(OuterRef("pk")), **bounds)
+    sql, params = queryset.values("id", *bounds).query.sql_with_params()
+    with connection.cursor() as cursor:
+        return cursor.mogrify(sql, params).decode()
