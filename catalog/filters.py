@@ -15,7 +15,7 @@ MAX_RANGE_NUMBER = Decimal("1e12")
 RANGE_BUCKETS = 6  # at most, per numeric facet
 MAX_QUERY_LENGTH = 100  # characters of a search; a longer one is a form error, not cut silently
 MIN_QUERY_LENGTH = 2
-# Words of a search (letters and digits of any script), for trigram similarity.
+# Words of a search (letters and digits of any script), for correcting a typo.
 WORD = re.compile(r"\w+")
 # Query-string names of the catalog pages' own fields: no facet may read one of these.
 RESERVED_NAMES = frozenset({"q", "category", "price_min", "price_max", "sort", "page"})
@@ -40,9 +40,9 @@ def range_parameters(key: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class SearchTerms:
     """A search as the database reads it: `text` for websearch_to_tsquery (quotes, OR and -word
-    keep their meaning there), `words` for trigram similarity: its words, letters and digits only;
+    keep their meaning there), `words` for correcting a typo: its words, letters and digits only;
     None when it has none, or when it uses that syntax (a customer who writes "-blue" or quotes
-    asks for exactly that, not for what looks like it). None finds nothing by similarity."""
+    asks for exactly that, not for what looks like it). None finds nothing when nothing matches in full."""
 
     text: str
     words: str | None

@@ -130,7 +130,7 @@ class SearchForm(forms.Form):
 
     A search is at most MAX_QUERY_LENGTH characters, refused beyond rather than cut: the customer
     sees what was searched. Any text is safe to search (websearch_to_tsquery reads operators and
-    never fails on syntax; trigram similarity reads words); NUL is refused by the field.
+    never fails on syntax; correcting a typo reads words); NUL is refused by the field.
     """
 
     q = forms.CharField(

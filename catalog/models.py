@@ -137,8 +137,6 @@ class Product(models.Model):
     # Written by the database only (triggers of migration 0003, on a product's insert or update
     # and on its category's rename or facets): name (A), category name (B), facet values (C).
     search_vector = SearchVectorField(null=True, editable=False)
-    # The name and the category's name, for trigram similarity (typos, partial words).
-    search_text = models.TextField(db_default="", editable=False)
 
     objects = ProductQuerySet.as_manager()
 
@@ -188,14 +186,8 @@ class Product(models.Model):
                     "picture_alt",
                 ],
             ),
-            # Full-text search over active products, and trigram similarity of their names.
+            # Full-text search over active products (a typo is first corrected: SearchWord).
             GinIndex(fields=["search_vector"], name="product_search_vector", condition=Q(is_active=True)),
-            GinIndex(
-                fields=["search_text"],
-                opclasses=["gin_trgm_ops"],
-                name="product_search_text_trgm",
-                condition=Q(is_active=True),
-            ),
             # A category's range filters and bucket counts on a number in details, and its lowest
             # and highest value: one small index per numeric detail, of the products that have it.
             *(
@@ -214,3 +206,15 @@ class Product(models.Model):
 
     def get_absolute_url(self):
         return reverse("catalog:product", args=[self.slug])
+
+
+class SearchWord(models.Model):
+    """A word of the catalog (a product's name, its category's, its facet values; four letters or
+    more) and its lexeme: what a typo is corrected to. Written by the database only (the trigger
+    of migration 0004, on a product's insert or update); only added, never removed."""
+
+    word = models.TextField(primary_key=True)
+    lexeme = models.TextField()
+
+    def __str__(self):
+        return self.word

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib.postgres.aggregates import JSONBAgg
-from django.contrib.postgres.search import SearchQueryField, TrigramWordSimilarity
+from django.contrib.postgres.search import SearchQueryField
 from django.core.cache import cache
 from django.db import connections, router
 from django.db.models import BooleanField, Count, F, FloatField, Func, OuterRef, Q, QuerySet, Subquery, Value
@@ -420,11 +420,17 @@ def _tsquery(search: SearchTerms) -> Func:
     return Func(Value(search.text), function="catalog_search_tsquery", output_field=SearchQueryField())
 
 
-def _full_text_match(search: SearchTerms) -> Func:
+def _like_words(search: SearchTerms) -> RawSQL:
+    """Return the words typed as a tsquery of the catalog's nearest words (a typo corrected,
+    migration 0004): a subquery, so that it is looked up once, not for each row it ranks."""
+    return RawSQL("(SELECT catalog_search_like_words(%s))", (search.words,), output_field=SearchQueryField())
+
+
+def _matching(tsquery) -> Func:
     """Return `search_vector @@ tsquery`: what the GIN index product_search_vector serves."""
     return Func(
         F("search_vector"),
-        _tsquery(search),
+        tsquery,
         template="(%(expressions)s)",
         arg_joiner=" @@ ",
         output_field=BooleanField(),
@@ -435,29 +441,22 @@ def search_results(
     *, search: SearchTerms, category: CategoryInfo | None, filters: ProductFilters, exact: bool
 ) -> QuerySet:
     """Return the active products matching a search (and the category and filters), with the
-    columns a result shows, best first for the "relevance" sort.
+    columns a result shows, best first for the "relevance" sort: ranked by ts_rank_cd (name A,
+    category B, facet values C). id breaks ties, so pages never overlap.
 
     Full-text matches (`exact`, as the search's summary found), every word a prefix so that a
-    partial word finds its product, ranked by ts_rank_cd (name A, category B, facet values C).
-    When there are none, the products whose name and category are like the words (trigram
-    similarity: a typo), most similar first. id breaks ties, so pages never overlap.
+    partial word finds its product. When there are none, the matches of the words nearest those
+    typed, among the catalog's own words (a typo corrected: catalog_search_like_words).
 
-    The fuzzy matches only when there are no exact ones, rather than after them: at the
-    similarity that forgives two letters swapped, "headph" is as like "Hearth" as a typo is like
-    its word, so a fuzzy tail would add noise to every search, to its count and to the facet
-    counts customers filter by, and make every search pay for rechecking it; and the two scores
-    do not compare, so there is no one list to blend them into.
+    The corrected matches only when there are no exact ones, rather than after them: "lamp" is
+    one edit from "lamps" and from "damp", so a corrected tail would add noise to every search,
+    to its count and to the facet counts customers filter by.
     """
     products = _filtered(category, filters)
-    if exact:
-        products = products.filter(_full_text_match(search)).alias(
-            score=Func(F("search_vector"), _tsquery(search), function="ts_rank_cd", output_field=FloatField())
-        )
-    else:
-        ids = RawSQL("SELECT id FROM catalog_product_matches(%s, %s)", (search.text, search.words))
-        products = products.filter(id__in=ids).alias(
-            score=TrigramWordSimilarity(Value(search.words), "search_text")
-        )
+    tsquery = _tsquery(search) if exact else _like_words(search)
+    products = products.filter(_matching(tsquery)).alias(
+        score=Func(F("search_vector"), tsquery, function="ts_rank_cd", output_field=FloatField())
+    )
     if filters.sort != "relevance":
         return products.order_by(*SORTS[filters.sort]).values(*SEARCH_COLUMNS)
     return products.order_by(F("score").desc(nulls_last=True), "id").values(*SEARCH_COLUMNS)

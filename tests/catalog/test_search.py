@@ -1,14 +1,17 @@
-"""The search: the header's box, full-text and trigram matches ranked, kept current by the database,
+"""The search: the header's box, full-text matches ranked, typos corrected, kept current by the database,
 combined with the filters, paged, cached, and a clear page for any input."""
 
+import re
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils.text import slugify
 
+from catalog.demo import CATEGORY_TEMPLATES
 from catalog.filters import MAX_QUERY_LENGTH, SearchTerms
-from catalog.models import Category, CategoryFacet, Product
+from catalog.models import Category, CategoryFacet, Product, SearchWord
 from shopsite.caching.versioned import namespace_bump
 from tests.factories import CategoryFactory, ProductFactory
 
@@ -172,6 +175,60 @@ def test_the_search_columns_follow_every_write_that_changes_them(laptops):
     assert not found("octacore")
 
 
+def test_the_word_list_follows_every_write_that_brings_a_new_word(laptops):
+    def known(word: str) -> str | None:
+        return SearchWord.objects.filter(word=word).values_list("lexeme", flat=True).first()
+
+    ProductFactory(category=laptops, name="Lumen Ultrabooks in the black", details={"brand": "Quanta"})
+    assert known("ultrabooks") == "ultrabook"  # with its lexeme, what full text finds
+    assert known("laptops") == "laptop"  # the category's name
+    assert known("quanta") == "quanta"  # a facet's value
+    assert known("the") is None  # a stop word
+    assert known("in") is None  # under four letters
+    Category.objects.filter(pk=laptops.pk).update(name="Computers")
+    assert known("computers") == "comput"
+    CategoryFacet.objects.create(category=laptops, key="cpu", label="CPU")
+    ProductFactory(category=laptops, name="Vertex", details={"cpu": "Octacore"})
+    assert known("octacore") is not None
+
+
+def test_two_letters_swapped_in_any_word_of_the_demo_catalog_find_its_products():
+    """Every word of four letters or more in the demo shop's names, every two neighbouring letters
+    swapped: the products with that word are found (unless what was typed finds products in
+    full, as a word or the start of one: then those are what was asked for)."""
+    names = []
+    for category_name, _, brands, nouns, *_ in CATEGORY_TEMPLATES:
+        category = CategoryFactory(name=category_name, slug=slugify(category_name), facets=[])
+        for brand in brands:
+            for noun in nouns:
+                names.append(ProductFactory(category=category, name=f"{brand} {noun}").name)
+    words = {word for name in names for word in re.findall(r"[a-z]+", name.lower()) if len(word) >= 4}
+    typos = {
+        word[:i] + word[i + 1] + word[i] + word[i + 2 :]: word
+        for word in sorted(words)
+        for i in range(len(word) - 1)
+        if word[i] != word[i + 1]
+    }
+
+    found_in_full, missed = 0, []
+    for typed, word in typos.items():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT p.name, m.exact FROM catalog_product_matches(%s, %s) AS m"
+                " JOIN catalog_product AS p USING (id)",
+                [typed, typed],
+            )
+            rows = cursor.fetchall()
+        if any(exact for _, exact in rows):
+            found_in_full += 1
+        elif not any(word in re.findall(r"[a-z]+", name.lower()) for name, _ in rows):
+            missed.append((typed, word))
+
+    assert missed == []
+    assert found_in_full < len(typos) / 10, found_in_full  # the rest were corrected: many checked
+    assert len(typos) > 300
+
+
 def test_a_numeric_facet_value_is_searchable_with_its_unit(client, laptops):
     ProductFactory(category=laptops, name="Lumen Ultrabook", details={"ram_gb": 32})
     ProductFactory(category=laptops, name="Lumen Notebook", details={"ram_gb": 16})
@@ -317,5 +374,5 @@ def test_a_search_finding_nothing_says_so(client, shirts):
         ("ram_gb 16", "ram_gb 16", "ram gb 16"),
     ],
 )
-def test_search_terms_keep_the_text_for_full_text_and_the_words_for_similarity(typed, text, words):
+def test_search_terms_keep_the_text_for_full_text_and_the_words_for_correcting_typos(typed, text, words):
     assert SearchTerms.of(typed) == SearchTerms(text, words)

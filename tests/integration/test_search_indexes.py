@@ -3,6 +3,7 @@
 analysed."""
 
 import random
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -57,11 +58,11 @@ def _plan(queryset) -> str:
     return _explain(sql, params)
 
 
-def _matching_function_body() -> tuple[str, list[str]]:
-    """Return the body of catalog_product_matches and its SET clauses, as the database has them."""
+def _matching_function_body() -> str:
+    """Return the body of catalog_product_matches, as the database has it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'catalog_product_matches'")
-        return cursor.fetchone()
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'catalog_product_matches'")
+        return cursor.fetchone()[0]
 
 
 def _with_arguments(body: str) -> str:
@@ -69,8 +70,13 @@ def _with_arguments(body: str) -> str:
     return body.replace("%", "%%").replace("$1", "%(query)s").replace("$2", "%(words)s")
 
 
+def _rows(plan: str, node: str) -> list[int]:
+    """Return the rows each node of the plan whose line has `node` found, in the plan's order."""
+    return [int(re.search(r"rows=(\d+) loops", line)[1]) for line in plan.splitlines() if node in line]
+
+
 @pytest.mark.parametrize(
-    ("typed", "trigrams_read"),
+    ("typed", "corrected"),
     [
         ("sneaker", False),
         ("lumen ultrab", False),
@@ -79,23 +85,28 @@ def _with_arguments(body: str) -> str:
         ("lumen wrokstation", True),
     ],
 )
-def test_the_matching_function_reads_the_full_text_index_and_the_trigram_one_only_when_needed(
-    catalog, typed, trigrams_read
+def test_the_matching_function_reads_the_full_text_index_and_the_words_only_when_needed(
+    catalog, typed, corrected
 ):
-    body, config = _matching_function_body()
     terms = SearchTerms.of(typed)
-    with connection.cursor() as cursor:  # the function's own threshold, for this transaction
-        for setting in config:
-            name, value = setting.split("=", 1)
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
-    plan = _explain(_with_arguments(body), {"query": terms.text, "words": terms.words})
+    plan = _explain(_with_arguments(_matching_function_body()), {"query": terms.text, "words": terms.words})
 
-    assert config == ["pg_trgm.word_similarity_threshold=0.3"]
-    assert "Bitmap Index Scan on product_search_vector" in plan, plan
-    trigram_scan = next(line for line in plan.splitlines() if "on product_search_text_trgm" in line)
-    assert ("never executed" not in trigram_scan) is trigrams_read, plan
-    assert "Seq Scan" not in plan, plan
+    # Full text first; then, only when it found nothing, the words nearest those typed (looked
+    # up once, in the word list: an InitPlan) through the same index.
+    exact, nearest = _rows(plan, "Bitmap Index Scan on product_search_vector")
+    assert (exact == 0) is corrected, plan
+    assert (nearest > 0) is corrected, plan
+    assert "One-Time Filter: (NOT $1)" in plan, plan
+    assert "Seq Scan on catalog_product" not in plan, plan
+
+
+def test_the_word_list_is_the_catalogs_words_not_its_products(catalog):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM catalog_searchword")
+        words = cursor.fetchone()[0]
+
+    assert 50 < words < 1_000  # a few hundred, whatever the number of products
 
 
 @pytest.mark.parametrize(
@@ -114,11 +125,11 @@ def test_a_page_of_results_never_scans_the_product_table(catalog, typed, slug, f
 
     plan = _plan(search_results(search=search, category=category, filters=filters, exact=exact)[:24])
 
-    if exact:  # the full-text condition in the page's own query: an index the planner picks
-        assert "catalog_product_matches" not in plan, plan
-        assert "Index Scan" in plan, plan
-    else:  # the products like the words, from the function
-        assert "Function Scan on catalog_product_matches" in plan, plan
+    # The full-text condition in the page's own query, exact or corrected: an index the planner picks.
+    assert "catalog_product_matches" not in plan, plan
+    assert "Index Scan" in plan, plan
+    if not exact:  # the corrected words looked up once (an InitPlan), not for each row ranked
+        assert "InitPlan" in plan, plan
     assert exact is (typed != "ultarbook")
     assert "Seq Scan on catalog_product" not in plan, plan
 
@@ -132,7 +143,9 @@ def test_the_summary_finds_the_matches_once_and_never_scans_the_product_table(ca
 
     plan = _explain(sql, params)
 
-    assert plan.count("Function Scan on catalog_product_matches") == 1, plan
+    # The matches found once, in the one CTE every branch reads: full text, then the nearest words.
+    assert plan.count("CTE catalog_product\n") == 1, plan
+    assert plan.count("Bitmap Index Scan on product_search_vector") == 2, plan
     assert "Seq Scan on catalog_product" not in plan, plan
     summary = search_summary(search=SearchTerms.of(typed), category=category, filters=filters)
     assert summary.count > 0
