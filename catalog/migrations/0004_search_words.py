@@ -38,7 +38,7 @@ BEGIN
         setweight(to_tsvector('english', NEW.name), 'A')
         || setweight(to_tsvector('english', coalesce(category_name, '')), 'B')
         || setweight(to_tsvector('english', coalesce(facet_values, '')), 'C');
-    -- Words not known yet, in one order (two writers adding the same words wait, never deadlock);
+    -- Words not known yet, in one order (a writer adding a word another is adding waits for it);
     -- a stop word has no lexeme and is left out.
     INSERT INTO catalog_searchword (word, lexeme)
     SELECT new_word.word, lexeme.lexeme
