@@ -283,6 +283,10 @@ def test_search_queries_do_not_grow(client, laptops, shirts, django_assert_num_q
     # without a category: the summary and the page
     with django_assert_num_queries(2):
         assert _search(client, q="oxford shirt", price_min="1").status_code == 200
+    # a typo: the same two, the words corrected inside each
+    with django_assert_num_queries(2):
+        response = _search(client, q="lumen ultarbook")
+    assert response.context["page"].paginator.count == n
 
 
 def test_a_cached_summary_follows_a_catalog_write(client, laptops):
