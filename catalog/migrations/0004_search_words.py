@@ -39,19 +39,22 @@ BEGIN
         || setweight(to_tsvector('english', coalesce(category_name, '')), 'B')
         || setweight(to_tsvector('english', coalesce(facet_values, '')), 'C');
     -- Words not known yet, in one order (a writer adding a word another is adding waits for it);
-    -- a stop word has no lexeme and is left out.
-    INSERT INTO catalog_searchword (word, lexeme)
-    SELECT new_word.word, lexeme.lexeme
-      FROM (SELECT DISTINCT typed.word
-              FROM regexp_split_to_table(
-                       lower(concat_ws(' ', NEW.name, category_name, facet_values)), '[^[:alpha:]]+'
-                   ) AS typed(word)
-             WHERE length(typed.word) >= 4
-               AND NOT EXISTS (SELECT FROM catalog_searchword known WHERE known.word = typed.word)
-           ) AS new_word
-     CROSS JOIN LATERAL unnest(to_tsvector('english', new_word.word)) AS lexeme
-     ORDER BY new_word.word
-        ON CONFLICT DO NOTHING;
+    -- a stop word has no lexeme and is left out. A rewrite that changes no lexeme (an import of
+    -- unchanged products, a product's name set to itself) brings no new word: skipped.
+    IF TG_OP = 'INSERT' OR NEW.search_vector IS DISTINCT FROM OLD.search_vector THEN
+        INSERT INTO catalog_searchword (word, lexeme)
+        SELECT new_word.word, lexeme.lexeme
+          FROM (SELECT DISTINCT typed.word
+                  FROM regexp_split_to_table(
+                           lower(concat_ws(' ', NEW.name, category_name, facet_values)), '[^[:alpha:]]+'
+                       ) AS typed(word)
+                 WHERE length(typed.word) >= 4
+                   AND NOT EXISTS (SELECT FROM catalog_searchword known WHERE known.word = typed.word)
+               ) AS new_word
+         CROSS JOIN LATERAL unnest(to_tsvector('english', new_word.word)) AS lexeme
+         ORDER BY new_word.word
+            ON CONFLICT DO NOTHING;
+    END IF;
     RETURN NEW;
 END
 $$;
