@@ -3,8 +3,9 @@
 The search's similarity branch compared the words typed with the name and category of every
 active product (a trigram index, then a recheck of each candidate): at 100,000 products a typo
 took a second. Now the words of the catalog (name, category, facet values; four letters or more)
-are kept in a table of their own, a few hundred rows, by the trigger that writes the search
-vector; a typed word is matched to its nearest words there (fuzzystrmatch's edit distance, an
+are kept in a table of their own, a few hundred rows, by triggers: once per statement for the
+products it adds, and by the trigger that writes the search vector when a product's lexemes
+change; a typed word is matched to its nearest words there (fuzzystrmatch's edit distance, an
 adjacent swap counted as one edit), and the products are found by full text with those words,
 through the same GIN index as an exact search. Words are only added: a word no product has any
 more finds nothing. pg_trgm's index on search_text goes, and the column with it.
@@ -14,6 +15,54 @@ fuzzystrmatch is a trusted extension (PostgreSQL 13+), as pg_trgm is.
 
 from django.contrib.postgres.operations import CreateExtension
 from django.db import migrations, models
+
+# Adding the catalog's words: the new words of some texts (four letters or more, with their
+# lexeme; a stop word has none and is left out), in one order (a writer adding a word another
+# transaction is adding waits for it to end); and the words of the products a statement added,
+# once for the statement (a batch of an import shares most of its words): their names, their
+# categories' names, the string values of their categories' facets and those facets' units.
+SEARCH_WORDS_ADD = r"""
+CREATE FUNCTION catalog_search_words_add(texts text[]) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO catalog_searchword (word, lexeme)
+    SELECT new_word.word, lexeme.lexeme
+      FROM (SELECT DISTINCT typed.word
+              FROM unnest(texts) AS given(text),
+                   regexp_split_to_table(lower(given.text), '[^[:alpha:]]+') AS typed(word)
+             WHERE length(typed.word) >= 4
+               AND NOT EXISTS (SELECT FROM catalog_searchword AS known WHERE known.word = typed.word)
+           ) AS new_word
+     CROSS JOIN LATERAL unnest(to_tsvector('english', new_word.word)) AS lexeme
+     ORDER BY new_word.word
+        ON CONFLICT DO NOTHING
+$$;
+
+CREATE FUNCTION catalog_search_words_of_added_products() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM catalog_search_words_add(ARRAY(
+        SELECT p.name FROM added_products AS p
+         UNION
+        SELECT c.name FROM catalog_category AS c WHERE c.id IN (SELECT category_id FROM added_products)
+         UNION
+        SELECT p.details ->> f.key
+          FROM added_products AS p JOIN catalog_categoryfacet AS f ON f.category_id = p.category_id
+         WHERE jsonb_typeof(p.details -> f.key) = 'string'
+         UNION
+        SELECT f.unit FROM catalog_categoryfacet AS f WHERE f.category_id IN (SELECT category_id FROM added_products)
+    ));
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER catalog_search_words_of_added_products
+    AFTER INSERT ON catalog_product REFERENCING NEW TABLE AS added_products
+    FOR EACH STATEMENT EXECUTE FUNCTION catalog_search_words_of_added_products();
+"""
+
+DROP_SEARCH_WORDS_ADD = """
+DROP TRIGGER IF EXISTS catalog_search_words_of_added_products ON catalog_product;
+DROP FUNCTION IF EXISTS catalog_search_words_of_added_products();
+DROP FUNCTION IF EXISTS catalog_search_words_add(text[]);
+"""
 
 # The product's search fields, now adding the product's new words to catalog_searchword.
 PRODUCT_SEARCH_FIELDS = r"""
@@ -38,22 +87,10 @@ BEGIN
         setweight(to_tsvector('english', NEW.name), 'A')
         || setweight(to_tsvector('english', coalesce(category_name, '')), 'B')
         || setweight(to_tsvector('english', coalesce(facet_values, '')), 'C');
-    -- Words not known yet, in one order (a writer adding a word another is adding waits for it);
-    -- a stop word has no lexeme and is left out. A rewrite that changes no lexeme (an import of
-    -- unchanged products, a product's name set to itself) brings no new word: skipped.
-    IF TG_OP = 'INSERT' OR NEW.search_vector IS DISTINCT FROM OLD.search_vector THEN
-        INSERT INTO catalog_searchword (word, lexeme)
-        SELECT new_word.word, lexeme.lexeme
-          FROM (SELECT DISTINCT typed.word
-                  FROM regexp_split_to_table(
-                           lower(concat_ws(' ', NEW.name, category_name, facet_values)), '[^[:alpha:]]+'
-                       ) AS typed(word)
-                 WHERE length(typed.word) >= 4
-                   AND NOT EXISTS (SELECT FROM catalog_searchword known WHERE known.word = typed.word)
-               ) AS new_word
-         CROSS JOIN LATERAL unnest(to_tsvector('english', new_word.word)) AS lexeme
-         ORDER BY new_word.word
-            ON CONFLICT DO NOTHING;
+    -- A product's words when its lexemes change (a rewrite that changes none, as an import of
+    -- unchanged products, brings no new word); an added product's: once for its whole statement.
+    IF TG_OP = 'UPDATE' AND NEW.search_vector IS DISTINCT FROM OLD.search_vector THEN
+        PERFORM catalog_search_words_add(ARRAY[NEW.name, category_name, facet_values]);
     END IF;
     RETURN NEW;
 END
@@ -90,26 +127,19 @@ $$;
 UPDATE catalog_product SET name = name;
 """
 
-# The words of the products there are, as the trigger adds them.
+# The words of the products there are, as if they were all added at once.
 FILL_SEARCH_WORDS = r"""
-INSERT INTO catalog_searchword (word, lexeme)
-SELECT new_word.word, lexeme.lexeme
-  FROM (SELECT DISTINCT typed.word
-          FROM catalog_product p
-          JOIN catalog_category c ON c.id = p.category_id
-         CROSS JOIN LATERAL regexp_split_to_table(
-                   lower(concat_ws(' ', p.name, c.name,
-                                   (SELECT string_agg(
-                                               CASE jsonb_typeof(p.details -> f.key)
-                                                   WHEN 'string' THEN p.details ->> f.key
-                                                   WHEN 'number' THEN nullif(f.unit, '')
-                                               END, ' ')
-                                      FROM catalog_categoryfacet f
-                                     WHERE f.category_id = c.id))),
-                   '[^[:alpha:]]+') AS typed(word)
-         WHERE length(typed.word) >= 4) AS new_word
- CROSS JOIN LATERAL unnest(to_tsvector('english', new_word.word)) AS lexeme
-ON CONFLICT DO NOTHING;
+SELECT catalog_search_words_add(ARRAY(
+    SELECT p.name FROM catalog_product AS p
+     UNION
+    SELECT c.name FROM catalog_category AS c
+     UNION
+    SELECT p.details ->> f.key
+      FROM catalog_product AS p JOIN catalog_categoryfacet AS f ON f.category_id = p.category_id
+     WHERE jsonb_typeof(p.details -> f.key) = 'string'
+     UNION
+    SELECT f.unit FROM catalog_categoryfacet AS f
+));
 """
 
 PRODUCT_MATCHES = r"""
@@ -219,6 +249,7 @@ class Migration(migrations.Migration):
                 ("lexeme", models.TextField()),
             ],
         ),
+        migrations.RunSQL(SEARCH_WORDS_ADD, DROP_SEARCH_WORDS_ADD),
         migrations.RunSQL(PRODUCT_SEARCH_FIELDS, OLD_PRODUCT_SEARCH_FIELDS),
         migrations.RunSQL(FILL_SEARCH_WORDS, migrations.RunSQL.noop),
         migrations.RunSQL(PRODUCT_MATCHES, OLD_PRODUCT_MATCHES),
